@@ -1,0 +1,1 @@
+"""Baseline models, one file a model; importing this package registers them all."""

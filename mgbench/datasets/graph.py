@@ -1,0 +1,194 @@
+"""The one in-memory form of every dataset: a validated multi-relational PyG ``Data``.
+
+Fields (DESIGN.md): ``x`` float32 [N, F]; ``edge_index`` int64 [2, E];
+``edge_type`` int64 [E] indexing ``relation_names``; ``edge_weight`` float32 [E];
+one label tensor per task, ``-1`` marking unlabelled nodes (``y_stance``,
+``y_bot`` of shape [N]; multi-label tasks ``y_<task>`` of shape [N, C] with
+rows of ``-1`` for unlabelled nodes); ``feature_blocks`` mapping a block name
+(``profile``, ``tweet``, ``text``, ``image``, ...) to its column range
+``(start, stop)``; ``categorical_columns`` listing the profile columns that hold
+categorical properties (BotRGCN encodes them apart from the numerical ones).
+A dataset that comes with its own split also carries ``split_train``,
+``split_val`` and ``split_test`` (node ids).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+from torch_geometric.data import Data, HeteroData
+
+from .errors import DatasetError
+
+#: MGTAB's seven relations, in the order of its ``edge_type`` ids.
+MGTAB_RELATIONS: tuple[str, ...] = ("followers", "friends", "mention", "reply", "quoted", "url", "hashtag")
+
+#: The relations the MGTAB paper's GNN scripts use by default (``--relation_select 0 1``).
+DEFAULT_RELATIONS: tuple[str, ...] = ("followers", "friends")
+
+#: Node type of the heterogeneous view: every node is a user.
+USER = "user"
+
+
+def build_graph(
+    *,
+    x: torch.Tensor,
+    edge_index: torch.Tensor,
+    edge_type: torch.Tensor,
+    relation_names: Sequence[str],
+    labels: dict[str, torch.Tensor],
+    feature_blocks: dict[str, tuple[int, int]],
+    edge_weight: torch.Tensor | None = None,
+    categorical_columns: Sequence[int] = (),
+    name: str = "",
+    source: str = "",
+    **extra,
+) -> Data:
+    """Assemble and validate a dataset graph; raise :class:`DatasetError` naming ``source``.
+
+    ``labels`` maps a task's label attribute (``y_stance``) to its tensor.
+    Integer ids are converted to int64 and features to float32 here, once, so
+    that every loader returns exactly the same dtypes.
+    """
+    where = source or name or "dataset"
+    if not x.is_floating_point():
+        x = x.float()
+    x = x.to(torch.float32)
+    if x.dim() != 2:
+        raise DatasetError(f"{where}: features must be 2-D [nodes, features], got shape {tuple(x.shape)}")
+    num_nodes = x.size(0)
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(dim=1).sum())
+        raise DatasetError(f"{where}: features hold NaN or inf values in {bad} node rows")
+
+    edge_index = edge_index.to(torch.int64)
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise DatasetError(f"{where}: edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
+    num_edges = edge_index.size(1)
+    if num_edges and (int(edge_index.min()) < 0 or int(edge_index.max()) >= num_nodes):
+        raise DatasetError(
+            f"{where}: edge_index holds node ids outside [0, {num_nodes}) "
+            f"(min {int(edge_index.min())}, max {int(edge_index.max())})"
+        )
+    edge_type = edge_type.to(torch.int64).reshape(-1)
+    if edge_type.numel() != num_edges:
+        raise DatasetError(f"{where}: edge_type has {edge_type.numel()} entries for {num_edges} edges")
+    if num_edges and (int(edge_type.min()) < 0 or int(edge_type.max()) >= len(relation_names)):
+        raise DatasetError(
+            f"{where}: edge_type holds relation ids outside [0, {len(relation_names)}) "
+            f"(known relations: {', '.join(relation_names)})"
+        )
+    if edge_weight is None:
+        edge_weight = torch.ones(num_edges)
+    edge_weight = edge_weight.to(torch.float32).reshape(-1)
+    if edge_weight.numel() != num_edges:
+        raise DatasetError(f"{where}: edge_weight has {edge_weight.numel()} entries for {num_edges} edges")
+    if not bool(torch.isfinite(edge_weight).all()):
+        raise DatasetError(f"{where}: edge_weight holds NaN or inf values")
+
+    for attr, y in labels.items():
+        if y.size(0) != num_nodes:
+            raise DatasetError(f"{where}: {attr} has {y.size(0)} labels for {num_nodes} nodes")
+    for block, (start, stop) in feature_blocks.items():
+        if not 0 <= start < stop <= x.size(1):
+            raise DatasetError(f"{where}: feature block {block!r} = [{start}, {stop}) outside {x.size(1)} columns")
+
+    data = Data(x=x, edge_index=edge_index, edge_type=edge_type, edge_weight=edge_weight, num_nodes=num_nodes)
+    for attr, y in labels.items():
+        data[attr] = y.to(torch.int64)
+    data.relation_names = list(relation_names)
+    data.feature_blocks = {k: (int(a), int(b)) for k, (a, b) in feature_blocks.items()}
+    data.categorical_columns = [int(c) for c in categorical_columns]
+    data.name = name
+    for key, value in extra.items():
+        data[key] = value
+    return data
+
+
+def parse_relations(spec: str | Iterable[str | int] | None, available: Sequence[str]) -> list[int]:
+    """Turn ``"followers,friends"``, ``"0,1"``, ``"all"`` or a list into relation ids.
+
+    Unknown names and out-of-range ids raise a ``ValueError`` listing what exists.
+    """
+    if spec is None or spec == "all":
+        return list(range(len(available)))
+    items = [s.strip() for s in spec.split(",") if s.strip()] if isinstance(spec, str) else list(spec)
+    if not items:
+        raise ValueError("no relation selected")
+    ids: list[int] = []
+    for item in items:
+        if isinstance(item, int) or (isinstance(item, str) and item.isdigit()):
+            idx = int(item)
+            if not 0 <= idx < len(available):
+                raise ValueError(f"relation id {idx} out of range 0-{len(available) - 1} ({', '.join(available)})")
+        elif item in available:
+            idx = available.index(item)
+        else:
+            raise ValueError(f"unknown relation {item!r}; available: {', '.join(available)}")
+        if idx in ids:
+            raise ValueError(f"relation {available[idx]!r} selected twice")
+        ids.append(idx)
+    return ids
+
+
+def select_relations(data: Data, relations: str | Iterable[str | int] | None) -> Data:
+    """Keep only the chosen relations, renumbered ``0..k-1`` in the order given.
+
+    The returned graph's ``relation_names`` lists the kept relations in that
+    order, so ``edge_type`` always indexes ``relation_names`` and a relational
+    model sees exactly ``k`` relations.
+    """
+    ids = parse_relations(relations, data.relation_names)
+    remap = torch.full((len(data.relation_names),), -1, dtype=torch.int64)
+    remap[torch.tensor(ids)] = torch.arange(len(ids))
+    new_type = remap[data.edge_type]
+    keep = new_type >= 0
+    out = data.clone()
+    out.edge_index = data.edge_index[:, keep]
+    out.edge_type = new_type[keep]
+    out.edge_weight = data.edge_weight[keep]
+    out.relation_names = [data.relation_names[i] for i in ids]
+    return out
+
+
+def to_hetero(data: Data) -> HeteroData:
+    """A ``HeteroData`` view: one node type ``user``, one edge type per relation.
+
+    Used by heterogeneous models (HGT). Feature and label tensors are shared,
+    not copied.
+    """
+    hetero = HeteroData()
+    hetero[USER].x = data.x
+    for key in data.keys():
+        if key.startswith("y_") or key.startswith("split_"):
+            hetero[USER][key] = data[key]
+    for rel_id, rel in enumerate(data.relation_names):
+        mask = data.edge_type == rel_id
+        store = hetero[USER, rel, USER]
+        store.edge_index = data.edge_index[:, mask]
+        store.edge_weight = data.edge_weight[mask]
+    return hetero
+
+
+def edge_counts(data: Data) -> dict[str, int]:
+    """Edges per relation, in relation order."""
+    counts = torch.bincount(data.edge_type, minlength=len(data.relation_names))
+    return {rel: int(c) for rel, c in zip(data.relation_names, counts)}
+
+
+def edge_homophily(data: Data, label_attr: str) -> dict[str, float]:
+    """Per relation, the share of edges whose two ends (both labelled) share the label.
+
+    Only defined for single-label tasks; edges touching an unlabelled node are ignored.
+    """
+    y = data[label_attr]
+    src, dst = data.edge_index
+    both = (y[src] >= 0) & (y[dst] >= 0)
+    same = (y[src] == y[dst]) & both
+    out = {}
+    for rel_id, rel in enumerate(data.relation_names):
+        mask = data.edge_type == rel_id
+        n = int((both & mask).sum())
+        out[rel] = float((same & mask).sum()) / n if n else float("nan")
+    return out

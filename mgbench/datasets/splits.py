@@ -1,0 +1,79 @@
+"""Train/validation/test splits.
+
+The MGTAB protocol (its authors' scripts): shuffle the labelled node ids with
+scikit-learn's ``shuffle(ids, random_state=seed)``; the first ``int(0.7 n)``
+train, up to ``int(0.9 n)`` validation, the rest test — on MGTAB 7,139 / 2,040 /
+1,020. Datasets that come with their own split (Cresci-15, TwiBot) use it
+whatever the seed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.utils import shuffle
+from torch_geometric.data import Data
+
+from .tasks import Task, task_labels
+
+
+@dataclass(frozen=True)
+class Split:
+    train: torch.Tensor
+    val: torch.Tensor
+    test: torch.Tensor
+
+    def save(self, folder: str | os.PathLike, prefix: str = "") -> list[Path]:
+        """Write ``{prefix}train.csv`` etc., one node id per line (library-independent)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for part in ("train", "val", "test"):
+            path = folder / f"{prefix}{part}.csv"
+            np.savetxt(path, getattr(self, part).numpy(), fmt="%d", header="node_id", comments="")
+            paths.append(path)
+        return paths
+
+
+def mgtab_split(labelled_ids: np.ndarray | torch.Tensor, seed: int) -> Split:
+    """Split ``labelled_ids`` by the MGTAB protocol (70/20/10 after a seeded shuffle)."""
+    ids = np.asarray(labelled_ids)
+    n = len(ids)
+    order = shuffle(ids, random_state=seed)
+    a, b = int(0.7 * n), int(0.9 * n)
+    as_t = lambda v: torch.as_tensor(np.ascontiguousarray(v), dtype=torch.int64)  # noqa: E731
+    return Split(as_t(order[:a]), as_t(order[a:b]), as_t(order[b:]))
+
+
+def get_split(data: Data, task: Task | str, seed: int) -> Split:
+    """The split a run on ``data``/``task`` uses for ``seed``.
+
+    A dataset's given split (``split_train`` ...) wins; its nodes unlabelled for
+    this task are dropped. Otherwise the MGTAB protocol over the task's labelled nodes.
+    """
+    _, labelled = task_labels(data, task)
+    if "split_train" in data:
+        keep = lambda idx: idx[labelled[idx]]  # noqa: E731
+        return Split(keep(data.split_train), keep(data.split_val), keep(data.split_test))
+    return mgtab_split(torch.nonzero(labelled).flatten().numpy(), seed)
+
+
+def parse_seeds(spec: str | int) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7"`` -> [0, 2, 7]; ``3`` -> [3]."""
+    if isinstance(spec, int):
+        return [spec]
+    seeds: list[int] = []
+    for part in str(spec).split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            seeds.extend(range(int(lo), int(hi) + 1))
+        elif part:
+            seeds.append(int(part))
+    if not seeds:
+        raise ValueError(f"no seeds in {spec!r}")
+    return seeds
