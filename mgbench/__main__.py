@@ -1,0 +1,5 @@
+import sys
+
+from mgbench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,33 @@
+"""Feature-only baselines (scikit-learn), with the MGTAB reference scripts' settings.
+
+Each is registered exactly as a user's estimator would be. The runner sets
+``random_state`` to the run's seed for estimators that take one. The SVM
+uses ``probability=False`` (the reference sets ``True``): Platt scaling runs a
+5-fold internal cross-validation that costs minutes and does not change
+``predict``; ROC-AUC is computed from the decision function instead.
+"""
+
+from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from mgbench.registry import register_model
+
+register_model("adaboost", kind="features", defaults={"n_estimators": 50, "learning_rate": 1.0},
+               description="AdaBoost (SAMME) over decision stumps")(AdaBoostClassifier)
+register_model("random-forest", kind="features", defaults={"n_estimators": 100, "n_jobs": -1},
+               description="Random forest, 100 trees")(RandomForestClassifier)
+register_model("decision-tree", kind="features", defaults={"criterion": "gini"},
+               description="CART decision tree")(DecisionTreeClassifier)
+register_model("svm", kind="features", defaults={"kernel": "rbf", "C": 10.0},
+               description="RBF-kernel SVM (C=10)")(SVC)
+register_model("knn", kind="features", defaults={"n_neighbors": 7},
+               description="k-nearest neighbours (k=7)")(KNeighborsClassifier)
+register_model("logistic-regression", kind="features", defaults={"C": 0.1, "max_iter": 500},
+               description="L2 logistic regression (C=0.1)")(LogisticRegression)
+register_model("mlp", kind="features", defaults={"hidden_layer_sizes": [256], "max_iter": 200,
+                                                 "early_stopping": True},
+               description="Multi-layer perceptron, one hidden layer of 256")(MLPClassifier)

@@ -1,0 +1,183 @@
+"""Runs: a definition in, one result record out; sweeps that resume and shard.
+
+Everything that can be wrong with a run (dataset, task, relations, model,
+hyperparameter names, auxiliary loss) is checked by :func:`prepare` before any
+training starts, so a bad request writes no record.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from mgbench import datasets as ds
+from mgbench.registry import ModelSpec
+
+from . import environment as env
+from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
+from .store import SCHEMA, ResultStore, run_id
+from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn
+
+
+@dataclass
+class RunSpec:
+    """What a user asks for; :func:`prepare` turns it into a full run definition."""
+
+    dataset: str
+    task: str
+    model: str
+    relations: str | list = ",".join(ds.DEFAULT_RELATIONS)
+    seed: int = 0
+    hyperparameters: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    dataset_options: dict = field(default_factory=dict)
+    features: str = "default"
+    aux_loss: str | None = None
+    aux_weight: float = 0.0
+    aux_settings: dict = field(default_factory=dict)
+    protocol: str = "standard"
+
+
+@dataclass
+class PreparedRun:
+    definition: dict
+    model_spec: ModelSpec
+    relation_ids: list[int]
+
+
+class DataCache:
+    """Loads each (dataset, options) once per process and keeps relation views."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = root
+        self._graphs: dict[str, Data] = {}
+
+    def graph(self, name: str, options: dict) -> Data:
+        key = f"{name}:{sorted(options.items())}"
+        if key not in self._graphs:
+            self._graphs[key] = ds.load(name, root=self.root, **options)
+        return self._graphs[key]
+
+
+def relation_names_of(name: str, options: dict, cache: DataCache) -> list[str]:
+    if name.startswith("mgtab"):
+        return list(ds.MGTAB_RELATIONS)
+    return list(cache.graph(name, options).relation_names)
+
+
+def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
+    """Validate ``spec`` and build its canonical definition (no training)."""
+    if spec.dataset not in ds.DATASETS:
+        raise ValueError(f"unknown dataset {spec.dataset!r}; available: {', '.join(ds.DATASETS)}")
+    task = ds.get_task(spec.task)
+    if spec.protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {spec.protocol!r}; available: {', '.join(PROTOCOLS)}")
+    rel_names = relation_names_of(spec.dataset, spec.dataset_options, cache)
+    rel_ids = ds.parse_relations(spec.relations, rel_names)
+    model_spec = resolve_model(spec.model)
+    hyper = merge_hyperparameters(model_spec, spec.hyperparameters)
+    training: dict[str, Any] = {}  # training settings apply to GNNs only
+    if model_spec.kind == "gnn":
+        unknown = sorted(set(spec.training) - set(TrainSettings.names()))
+        if unknown:
+            raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; "
+                             f"available: {', '.join(TrainSettings.names())}")
+        training = {**TrainSettings().__dict__, **spec.training}
+        if spec.protocol == "reference":
+            training["patience"] = None
+    if spec.aux_loss and model_spec.kind != "gnn":
+        raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
+    definition = {
+        "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
+        "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
+        "model": spec.model, "model_kind": model_spec.kind, "hyperparameters": hyper, "training": training,
+        "aux_loss": spec.aux_loss or None, "aux_weight": float(spec.aux_weight) if spec.aux_loss else 0.0,
+        "aux_settings": dict(sorted(spec.aux_settings.items())) if spec.aux_loss else {},
+        "protocol": spec.protocol, "seed": int(spec.seed),
+    }
+    return PreparedRun(definition, model_spec, rel_ids)
+
+
+def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
+            progress: bool = True) -> dict:
+    """Train and evaluate one prepared run; return its record (not yet stored)."""
+    d = run.definition
+    task = ds.get_task(d["task"])
+    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"]), run.relation_ids)
+    y, _ = ds.task_labels(graph, task)
+    split = ds.get_split(graph, task, d["seed"])
+    env.seed_everything(d["seed"])
+    with env.PeakMemory(device) as mem:
+        start = time.perf_counter()
+        if run.model_spec.kind == "features":
+            hyper = dict(d["hyperparameters"])
+            if "random_state" in (run.model_spec.accepted or ()):
+                hyper.setdefault("random_state", d["seed"])
+            estimator = build_estimator(run.model_spec, hyper)
+            result = fit_estimator(estimator, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
+            num_parameters = None
+        else:
+            model = build_gnn(run.model_spec, d["hyperparameters"], in_channels=graph.num_features,
+                              num_classes=task.num_outputs, num_relations=len(graph.relation_names),
+                              feature_blocks=graph.feature_blocks,
+                              categorical_columns=graph.categorical_columns).to(device)
+            num_parameters = sum(p.numel() for p in model.parameters())
+            settings = TrainSettings(**{k: v for k, v in d["training"].items() if v is not None})
+            if d["protocol"] == "reference":
+                settings.patience = settings.epochs
+            result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device), graph.edge_type.to(device),
+                             y.to(device), split, task, settings, protocol=d["protocol"], amp=amp,
+                             progress=progress)
+        train_time = time.perf_counter() - start
+    return {
+        "schema": SCHEMA, "run_id": run_id(d), "definition": d,
+        "metrics": {"test": result.test, "val": result.val},
+        "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+        "train_time_s": round(train_time, 3), "peak_memory_mb": mem.peak_mb, "num_parameters": num_parameters,
+        "versions": env.versions(), "git_commit": env.git_commit(), "hardware": env.hardware(device),
+        "timestamp": env.timestamp(),
+    }
+
+
+def in_shard(definition: dict, shard: tuple[int, int] | None) -> bool:
+    """Deterministic sharding by run id: run ``k`` of ``n`` takes ids with ``id % n == k``."""
+    if shard is None:
+        return True
+    index, count = shard
+    return int(run_id(definition), 16) % count == index
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"1/4"`` -> (1, 4) (0-based index)."""
+    if not text:
+        return None
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard takes i/n (e.g. 0/4), got {text!r}") from None
+    if not 0 <= index < count:
+        raise ValueError(f"--shard {text}: need 0 <= i < n")
+    return index, count
+
+
+def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | None = None,
+          device: str = "auto", amp: bool = False, shard: tuple[int, int] | None = None,
+          progress: bool = True) -> list[dict]:
+    """Prepare every run first (so a bad one fails before any training), then run
+    those of this shard whose record is not stored yet. Returns the new records."""
+    cache = DataCache(root)
+    dev = env.resolve_device(device)
+    prepared = [prepare(s, cache) for s in specs]
+    todo = [p for p in prepared if in_shard(p.definition, shard) and not store.has(p.definition)]
+    records = []
+    for run in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
+        record = execute(run, cache, dev, amp=amp, progress=progress)
+        store.write(record)
+        records.append(record)
+    return records

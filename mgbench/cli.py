@@ -1,0 +1,218 @@
+"""The ``mgbench`` command: thin wrappers over the library, one sub-command each."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+DEFAULT_RESULTS = Path("leaderboard") / "results"
+
+
+def _key_values(items: list[str] | None, flag: str) -> dict:
+    """``["a=1", "b=x"]`` -> {"a": 1, "b": "x"} (values parsed as YAML scalars)."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag} takes key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _dataset_options(args) -> dict:
+    options = _key_values(args.dataset_option, "--dataset-option")
+    if args.scale:
+        options["scale"] = args.scale
+    return options
+
+
+def cmd_download(args) -> None:
+    from mgbench.datasets.download import download
+
+    folder = download(args.name, root=args.root, progress=not args.quiet, force=args.force)
+    print(f"{args.name}: ready in {folder}")
+
+
+def cmd_info(args) -> None:
+    from mgbench import datasets as ds
+
+    if args.name not in ds.DATASETS:
+        raise ValueError(f"unknown dataset {args.name!r}; available: {', '.join(ds.DATASETS)}")
+    if not ds.is_downloaded(args.name, args.root):
+        print(f"{args.name}: not downloaded under {args.root or ds.default_root()} "
+              f"(run `mgbench download {args.name}`)")
+        return
+    data = ds.load(args.name, root=args.root, **_dataset_options(args))
+    print(f"dataset      {args.name} ({ds.DATASETS[args.name].description})")
+    print(f"downloaded   yes" if ds.DATASETS[args.name].reader else "generated    yes (embedded default)")
+    print(f"nodes        {data.num_nodes:,}")
+    print(f"features     {data.num_features} columns: " +
+          ", ".join(f"{k} [{a}:{b})" for k, (a, b) in data.feature_blocks.items()))
+    counts = ds.edge_counts(data)
+    print(f"edges        {sum(counts.values()):,}")
+    single = [t for t in ds.available_tasks(data) if not ds.get_task(t).multilabel]
+    homophily = {t: ds.edge_homophily(data, ds.get_task(t).attr) for t in single}
+    header = "".join(f"  homophily[{t}]" for t in single)
+    print(f"  {'relation':<10} {'edges':>12}{header}")
+    for rel, n in counts.items():
+        print(f"  {rel:<10} {n:>12,}" + "".join(f"  {homophily[t][rel]:>{len(t) + 11}.3f}" for t in single))
+    for name in ds.available_tasks(data):
+        task = ds.get_task(name)
+        y, labelled = ds.task_labels(data, task)
+        per = y[labelled].sum(0) if task.multilabel else __import__("torch").bincount(y[labelled], minlength=task.num_outputs)
+        total = int(labelled.sum())
+        balance = ", ".join(f"{lab} {int(c):,} ({100 * int(c) / max(total, 1):.2f} %)" for lab, c in zip(task.labels, per))
+        print(f"task {name:<11} labelled {total:,}: {balance}")
+
+
+def cmd_splits(args) -> None:
+    from mgbench import datasets as ds
+
+    data = ds.load(args.name, root=args.root, **_dataset_options(args))
+    out = Path(args.out)
+    for seed in ds.parse_seeds(args.seeds):
+        split = ds.get_split(data, args.task, seed)
+        split.save(out / f"seed{seed}")
+        print(f"seed {seed}: train {len(split.train):,} / val {len(split.val):,} / test {len(split.test):,} "
+              f"-> {out / f'seed{seed}'}")
+
+
+def cmd_models(args) -> None:
+    from mgbench.benchmark import TrainSettings, registered_models, resolve_model
+
+    if args.name:
+        spec = resolve_model(args.name)
+        print(f"{spec.name} ({spec.kind}): {spec.description}")
+        print("hyperparameters (--set key=value):")
+        for key, value in sorted(spec.defaults.items()):
+            print(f"  {key} = {value!r}")
+        if spec.kind == "gnn":
+            print("training settings (--set key=value):")
+            for key, value in TrainSettings().__dict__.items():
+                print(f"  {key} = {value!r}")
+        return
+    for spec in registered_models().values():
+        defaults = ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items()))
+        print(f"{spec.name:<20} {spec.kind:<9} {defaults}")
+
+
+def cmd_run(args) -> None:
+    from mgbench.benchmark import ResultStore, RunSpec, load_suite, sweep
+    from mgbench.benchmark.runner import parse_shard
+    from mgbench.benchmark.train import TrainSettings
+    from mgbench.datasets import parse_seeds
+
+    if args.suite:
+        specs = load_suite(args.suite)
+    else:
+        missing = [f"--{k}" for k in ("dataset", "task", "model") if getattr(args, k) is None]
+        if missing:
+            raise ValueError(f"give --suite, or all of {', '.join(missing)}")
+        settings = _key_values(args.set, "--set")
+        training = {k: settings.pop(k) for k in list(settings) if k in TrainSettings.names()}
+        aux_settings = {k[4:]: settings.pop(k) for k in list(settings) if k.startswith("aux.")}
+        specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
+                         seed=seed, hyperparameters=settings, training=training,
+                         dataset_options=_dataset_options(args), features=args.features,
+                         aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
+                         aux_settings=aux_settings, protocol=args.protocol)
+                 for seed in parse_seeds(args.seeds)]
+    store = ResultStore(args.results)
+    records = sweep(specs, store, root=args.root, device=args.device, amp=args.amp,
+                    shard=parse_shard(args.shard), progress=not args.quiet)
+    skipped = len(specs) - len(records)
+    for r in records:
+        d, m = r["definition"], r["metrics"]["test"]
+        acc = m.get("accuracy", m.get("subset_accuracy"))
+        print(f"{d['model']:<20} {d['dataset']}/{d['task']} seed {d['seed']}: "
+              f"test acc {acc:.4f}  f1_macro {m['f1_macro']:.4f}  ({r['train_time_s']:.1f} s) -> {r['run_id']}.json")
+    print(f"{len(records)} run(s) written to {store.folder}; {skipped} already stored or in other shards")
+
+
+def cmd_leaderboard(args) -> None:
+    from mgbench.leaderboard import build_leaderboard
+
+    report = build_leaderboard(args.results, args.out)
+    print(report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mgbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p, name=True):
+        if name:
+            p.add_argument("name", help="dataset name (mgtab, mgtab-large, cresci-15, mgtab-synthetic, ...)")
+        p.add_argument("--root", help="data folder (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
+        p.add_argument("--scale", help="mgtab-synthetic size: tiny, small, full (default), large")
+        p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
+                       help="mgtab-synthetic option, e.g. num_nodes=2000, feature_signal=0.5")
+
+    p = sub.add_parser("download", help="download, verify and extract an official dataset")
+    p.add_argument("name")
+    p.add_argument("--root", help="data folder (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
+    p.add_argument("--force", action="store_true", help="download again even if present")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("info", help="what a dataset holds: nodes, edges, blocks, balance, homophily")
+    data_args(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("splits", help="write the MGTAB-protocol split indices as CSV files")
+    data_args(p)
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--task", default="bot")
+    p.add_argument("--out", default="splits")
+    p.set_defaults(func=cmd_splits)
+
+    p = sub.add_parser("models", help="list registered models, or one model's settings")
+    p.add_argument("name", nargs="?")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("run", help="run models under the standard protocol and store one record per run")
+    p.add_argument("--suite", help="a suite file or a shipped suite name (quick, mgtab, losses)")
+    p.add_argument("--dataset")
+    p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
+    p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point")
+    p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
+    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience) or aux.KEY")
+    p.add_argument("--features", default="default", help="feature recipe: default, profile, profile+text, ...")
+    p.add_argument("--aux-loss", help="auxiliary loss(es), e.g. supcon or supcon+scc")
+    p.add_argument("--aux-weight", type=float, default=0.1)
+    p.add_argument("--protocol", default="standard", choices=["standard", "reference"])
+    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    p.add_argument("--shard", help="i/n: run only this process's share of the sweep")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    data_args(p, name=False)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("leaderboard", help="rebuild the board from the stored result records")
+    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    p.add_argument("--out", default="leaderboard")
+    p.set_defaults(func=cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mgbench.benchmark.models import ModelError
+    from mgbench.datasets import DatasetError
+
+    try:
+        args.func(args)
+    except (ValueError, ModelError, DatasetError, FileNotFoundError) as err:
+        print(f"mgbench: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

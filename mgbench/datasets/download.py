@@ -1,0 +1,275 @@
+"""Download the official archives: resumable transfer, SHA-256 check, safe extraction.
+
+Why each step:
+
+- **Transfer.** Google Drive URLs go through ``gdown``, which handles Drive's
+  confirm-token page for large files and resumes its own partial file with a
+  Range request. Every other URL (a mirror, the tests' local server) is
+  streamed with ``requests`` into ``<root>/<name>/<filename>.part`` and resumed
+  from there; a server that ignores Range restarts the transfer from byte 0.
+  (gdown resumes plain URLs too, but names its partial file at random and
+  refuses for good when a server ignores Range.)
+- **Checksum.** The authors publish no digests, so a :class:`Source` may lack
+  one: the first download that unpacks into the expected files records its
+  SHA-256 and size in ``<root>/checksums.json`` and every later download must
+  match that record (trust on first use). A digest pinned in the source wins.
+  A mismatching archive is deleted at once.
+- **Extraction.** Members whose path leaves the target folder are refused, tar
+  links and special files go through tarfile's ``data`` filter, and everything
+  is unpacked into a hidden temporary folder that is renamed into place only
+  when complete. Nothing downloaded is executed, and the ``.pt`` files are
+  only ever read with ``torch.load(weights_only=True)`` (:mod:`.io`).
+
+A finished download is ``<root>/<name>/<archive stem>/`` holding the ``.pt``
+files, next to a ``DOWNLOAD_COMPLETE`` record; the archive itself is deleted
+(MGTAB-large's is several GB), its digest stays in ``checksums.json``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+
+import gdown
+import requests
+from gdown.parse_url import is_google_drive_url
+from tqdm.auto import tqdm
+
+from .errors import DatasetError
+from .io import atomic_path
+from .layout import find_folder
+from .sources import SOURCES, Source
+
+COMPLETE = "DOWNLOAD_COMPLETE"
+CHECKSUMS = "checksums.json"
+CHUNK = 1 << 18
+TIMEOUT = (30, 120)  # seconds to connect, and to wait between bytes
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+def download(name: str, root: str | os.PathLike | None = None, *, source: Source | None = None,
+             progress: bool = True, force: bool = False) -> Path:
+    """Download, verify and unpack dataset ``name`` under ``root``; return the folder of ``.pt`` files.
+
+    A complete earlier download is returned at once; ``force=True`` deletes it
+    (and any partial transfer) and downloads again, still checked against
+    ``checksums.json``. ``source`` overrides ``SOURCES[name]`` (a mirror, or a
+    test server). Every failure raises :class:`DatasetError` saying what to do.
+    """
+    from . import default_root  # the package imports this module: resolve at call time
+
+    if source is None:
+        if name not in SOURCES:
+            raise ValueError(f"no download source for {name!r}; downloadable: {', '.join(SOURCES)}")
+        source = SOURCES[name]
+    base = Path(root).expanduser() if root else default_root()
+    folder = base / name
+    target = folder / _stem(source.filename)
+    archive = folder / source.filename
+    if force:
+        shutil.rmtree(target, ignore_errors=True)
+        (folder / COMPLETE).unlink(missing_ok=True)
+        _remove_transfer_files(archive)
+    elif (folder / COMPLETE).is_file() and (target / source.marker).is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    if not archive.is_file():
+        _fetch(source.url, archive, progress)
+    checksums = base / CHECKSUMS
+    record = {"filename": source.filename, "url": source.url, **_verify(archive, name, source, checksums)}
+    try:
+        _extract(archive, target, source.marker, name)
+    except DatasetError:
+        archive.unlink(missing_ok=True)
+        raise
+    if source.sha256 is None:
+        record["recorded"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        _write_json(checksums, {**_read_json(checksums), name: record})
+    _write_json(folder / COMPLETE, {**record, "folder": target.name})
+    _remove_transfer_files(archive)
+    return target
+
+
+def _stem(filename: str) -> str:
+    for suffix in ARCHIVE_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    raise ValueError(f"{filename}: not an archive name ({', '.join(ARCHIVE_SUFFIXES)})")
+
+
+def _remove_transfer_files(archive: Path) -> None:
+    """Delete the archive and every partial transfer of it (ours: ``.part``; gdown's: ``<name>XXXXXXXX.part``)."""
+    archive.unlink(missing_ok=True)
+    for part in archive.parent.glob(glob.escape(archive.name) + "*.part"):
+        part.unlink(missing_ok=True)
+
+
+# --- transfer -------------------------------------------------------------------------------------------
+
+def _fetch(url: str, archive: Path, progress: bool) -> None:
+    """Transfer ``url`` to ``archive``; ``archive`` appears only once every announced byte arrived."""
+    if is_google_drive_url(url):
+        _fetch_gdrive(url, archive, progress)
+    else:
+        _fetch_http(url, archive, progress)
+
+
+def _fetch_gdrive(url: str, archive: Path, progress: bool) -> None:
+    try:
+        gdown.download(url, str(archive), quiet=not progress, resume=True, timeout=TIMEOUT)
+    except (gdown.exceptions.DownloadError, gdown.exceptions.FileURLRetrievalError,
+            requests.RequestException) as err:
+        raise DatasetError(
+            f"{url}: download of {archive.name} failed: {err}\nThe bytes received so far are kept beside "
+            f"{archive} and the next run resumes them; if the error repeats, run again with force=True "
+            f"(--force), or fetch the file in a browser and unpack it into {archive.parent}."
+        ) from None
+
+
+def _fetch_http(url: str, archive: Path, progress: bool) -> None:
+    """Stream ``url`` into ``<archive>.part``, resuming it with ``Range``; rename it when complete.
+
+    ``Accept-Encoding: identity`` keeps the offsets those of the bytes on disk.
+    A 200 answer to a Range request means the server ignored it: start over.
+    """
+    part = archive.with_name(archive.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={have}-"} if have else {})}
+    total = None
+    try:
+        with requests.get(url, headers=headers, stream=True, timeout=TIMEOUT) as res:
+            if not res.ok:
+                hint = f"; if it repeats, delete {part} to start over" if have else ""
+                raise DatasetError(f"{url}: server answered HTTP {res.status_code} {res.reason}: check the "
+                                   f"address or try again later{hint}")
+            if res.status_code != 206:
+                have = 0
+            elif not res.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+                raise DatasetError(f"{url}: server resumed at the wrong offset (asked for byte {have}, got "
+                                   f"{res.headers.get('Content-Range')!r}); delete {part} and run again")
+            length = res.headers.get("Content-Length")
+            total = have + int(length) if length is not None else None
+            with part.open("ab" if have else "wb") as f, tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, desc=archive.name,
+                    disable=not progress) as bar:
+                for chunk in res.iter_content(CHUNK):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+    except requests.RequestException as err:
+        raise _truncated(url, part, total, str(err)) from None
+    if total is not None and part.stat().st_size != total:
+        raise _truncated(url, part, total, "connection closed early")
+    os.replace(part, archive)
+
+
+def _truncated(url: str, part: Path, total: int | None, reason: str) -> DatasetError:
+    got = part.stat().st_size if part.is_file() else 0
+    return DatasetError(f"{url}: truncated transfer: got {got} of {total if total is not None else 'unknown'} "
+                        f"bytes ({reason}); {part} is kept, run again to resume")
+
+
+# --- verification ---------------------------------------------------------------------------------------
+
+def _verify(archive: Path, name: str, source: Source, checksums: Path) -> dict:
+    """Check ``archive`` against the pinned digest, else the recorded one; delete it on mismatch.
+
+    Returns ``{"sha256": ..., "size": ...}`` of the archive.
+    """
+    if source.sha256 is not None:
+        expected, origin = {"sha256": source.sha256, "size": source.size}, "the digest pinned in mgbench's sources"
+    else:
+        expected = _read_json(checksums).get(name, {"sha256": None, "size": source.size})
+        origin = f"the digest recorded at the first download ({checksums})"
+    actual = {"sha256": _sha256(archive), "size": archive.stat().st_size}
+    if any(expected.get(k) is not None and expected[k] != actual[k] for k in ("sha256", "size")):
+        archive.unlink()
+        fix = (f"If the publisher replaced the archive on purpose, delete the {name!r} entry of {checksums} "
+               f"and run again." if source.sha256 is None else "Run again; if it fails again, report it.")
+        raise DatasetError(
+            f"{archive}: checksum mismatch: expected sha256 {expected['sha256']} ({expected.get('size')} bytes, "
+            f"{origin}), got sha256 {actual['sha256']} ({actual['size']} bytes). The file was deleted. {fix}")
+    return actual
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path}: unreadable ({err}); repair or delete it") from None
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+# --- extraction -----------------------------------------------------------------------------------------
+
+def _extract(archive: Path, target: Path, marker: str, name: str) -> None:
+    """Unpack ``archive`` so that ``target`` holds ``marker`` and the files beside it, or nothing at all.
+
+    The temporary folder keeps the files two levels below ``target.parent``,
+    where :func:`find_folder` never takes a half-unpacked archive for a dataset.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+    try:
+        out = tmp / "files"
+        _unpack(archive, out)
+        try:
+            content = find_folder(out, marker, name)
+        except DatasetError:
+            raise DatasetError(f"{archive}: no {marker} at the top of the archive or one folder down, so it "
+                               f"is not the {name} dataset; the file was deleted, run again to retry") from None
+        shutil.rmtree(target, ignore_errors=True)  # left by a run stopped before DOWNLOAD_COMPLETE
+        content.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _unpack(archive: Path, dest: Path) -> None:
+    """Extract a zip or tar(.gz) archive into the new folder ``dest``, refusing paths that leave it."""
+    dest.mkdir()
+    root = dest.resolve()
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                _check_inside(root, zf.namelist(), archive)
+                zf.extractall(dest)  # zipfile never creates links
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                _check_inside(root, tf.getnames(), archive)
+                tf.extractall(dest, filter="data")  # refuses links leaving dest, devices, ...
+        else:
+            raise DatasetError(f"{archive}: neither a zip nor a tar archive; the file was deleted, run again "
+                               f"to download it anew")
+    except tarfile.FilterError as err:
+        raise DatasetError(f"{archive}: refused to extract an unsafe member: {err}") from None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
+        raise DatasetError(f"{archive}: corrupt archive ({err}); the file was deleted, run again to download "
+                           f"it anew") from None
+
+
+def _check_inside(root: Path, members: list[str], archive: Path) -> None:
+    for member in members:
+        if not (root / member).resolve().is_relative_to(root):
+            raise DatasetError(f"{archive}: refused to extract {member!r}: its path leaves the target folder "
+                               f"(the archive is unsafe and was deleted; nothing was extracted)")
