@@ -22,6 +22,7 @@ from .sources import SOURCES, Source
 from .splits import Split, get_split, mgtab_split, parse_seeds
 from .synthetic import MGTAB_NUM_NODES, SyntheticConfig, write as write_synthetic
 from .tasks import TASKS, Task, available_tasks, get_task, task_labels
+from .twibot import read_twibot20, read_twibot22
 
 __all__ = [
     "DATASETS", "DEFAULT_RELATIONS", "DatasetError", "MGTAB_RELATIONS", "SOURCES", "Source", "Split",
@@ -56,6 +57,12 @@ DATASETS: dict[str, DatasetSpec] = {
                                read_mgtab_large, "large_features.pt"),
     "cresci-15": DatasetSpec("cresci-15", "Cresci-15 (standardised graph version), bot detection",
                              read_cresci15, "cat_properties_tensor.pt"),
+    "twibot20": DatasetSpec("twibot20", "TwiBot-20 raw JSON (train/dev/test[/support].json, or one list such as "
+                            "the 100-user sample): bot + domain, tweets, image URLs", read_twibot20, "train.json"),
+    "twibot22": DatasetSpec("twibot22", "TwiBot-22 raw layout (node.json or user.json, edge.csv, label.csv, "
+                            "split.csv): bot, tweets, image URLs", read_twibot22, "label.csv"),
+    "twibot22-synthetic": DatasetSpec("twibot22-synthetic", "generated raw TwiBot-22 layout with tweets and PNG "
+                                      "profile images (planted text/image signal)", read_twibot22, "label.csv"),
 }
 
 

@@ -1,6 +1,6 @@
 """Processed cache: the second load of a dataset reads one validated file.
 
-The cache key hashes the raw files' names, sizes and modification times together
+The cache key hashes the raw files' names, sizes, modification times and inodes together
 with the source of the processing code, so a changed raw file or a changed
 loader rebuilds the cache instead of serving stale data.
 """
@@ -31,7 +31,7 @@ def cache_key(raw_files: Iterable[Path]) -> str:
     h = hashlib.sha256(_code_hash().encode())
     for path in sorted(raw_files):
         st = path.stat()
-        h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        h.update(f"{path.name}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
     return h.hexdigest()[:16]
 
 

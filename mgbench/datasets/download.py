@@ -91,9 +91,10 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     except DatasetError:
         archive.unlink(missing_ok=True)
         raise
-    if source.sha256 is None:
+    known = _read_json(checksums)
+    if source.sha256 is None and name not in known:  # first use: from now on this is the archive to expect
         record["recorded"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        _write_json(checksums, {**_read_json(checksums), name: record})
+        _write_json(checksums, {**known, name: record})
     _write_json(folder / COMPLETE, {**record, "folder": target.name})
     _remove_transfer_files(archive)
     return target
@@ -126,8 +127,7 @@ def _fetch(url: str, archive: Path, progress: bool) -> None:
 def _fetch_gdrive(url: str, archive: Path, progress: bool) -> None:
     try:
         gdown.download(url, str(archive), quiet=not progress, resume=True, timeout=TIMEOUT)
-    except (gdown.exceptions.DownloadError, gdown.exceptions.FileURLRetrievalError,
-            requests.RequestException) as err:
+    except (gdown.exceptions.DownloadError, requests.RequestException) as err:  # incl. FileURLRetrievalError
         raise DatasetError(
             f"{url}: download of {archive.name} failed: {err}\nThe bytes received so far are kept beside "
             f"{archive} and the next run resumes them; if the error repeats, run again with force=True "
@@ -140,6 +140,8 @@ def _fetch_http(url: str, archive: Path, progress: bool) -> None:
 
     ``Accept-Encoding: identity`` keeps the offsets those of the bytes on disk.
     A 200 answer to a Range request means the server ignored it: start over.
+    A file that changed between two attempts is caught by the checksum, or on
+    first use by the archive's own CRCs when it is unpacked.
     """
     part = archive.with_name(archive.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
@@ -194,9 +196,10 @@ def _verify(archive: Path, name: str, source: Source, checksums: Path) -> dict:
         archive.unlink()
         fix = (f"If the publisher replaced the archive on purpose, delete the {name!r} entry of {checksums} "
                f"and run again." if source.sha256 is None else "Run again; if it fails again, report it.")
+        size = "" if expected.get("size") is None else f"{expected['size']} bytes, "
         raise DatasetError(
-            f"{archive}: checksum mismatch: expected sha256 {expected['sha256']} ({expected.get('size')} bytes, "
-            f"{origin}), got sha256 {actual['sha256']} ({actual['size']} bytes). The file was deleted. {fix}")
+            f"{archive}: checksum mismatch: expected sha256 {expected['sha256']} ({size}{origin}), "
+            f"got sha256 {actual['sha256']} ({actual['size']} bytes). The file was deleted. {fix}")
     return actual
 
 

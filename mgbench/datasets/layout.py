@@ -69,14 +69,6 @@ def _labels(path: Path, num_nodes: int, num_classes: int, labelled_first: bool =
     return y
 
 
-def _checked(path: Path, make):
-    """Re-raise a validation error of ``build_graph`` so that it names ``path``'s folder."""
-    try:
-        return make()
-    except DatasetError as err:
-        raise DatasetError(f"{path}: {err}") from None
-
-
 def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
     """Read the MGTAB layout (``features.pt``, ``edge_index.pt``, ... ``labels_bot.pt``).
 
@@ -92,6 +84,10 @@ def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
     edge_index = load_tensor(folder / "edge_index.pt")
     edge_type = load_tensor(folder / "edge_type.pt")
     edge_weight = load_tensor(folder / "edge_weight.pt")
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise DatasetError(f"{folder / 'edge_index.pt'}: expected shape [2, E], got {tuple(edge_index.shape)}")
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+        raise DatasetError(f"{folder / 'edge_index.pt'}: node ids outside [0, {n})")
     for fname, t in (("edge_type.pt", edge_type), ("edge_weight.pt", edge_weight)):
         if t.numel() != edge_index.size(-1):
             raise DatasetError(f"{folder / fname}: {t.numel()} entries for {edge_index.size(-1)} edges")
@@ -107,11 +103,11 @@ def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
         if y.dim() != 2 or y.size(0) != n or bool(((y < -1) | (y > 1)).any()):
             raise DatasetError(f"{extra}: expected a multi-hot [{n}, C] tensor of 0/1 (-1 rows unlabelled)")
         labels[f"y_{task}"] = y
-    return _checked(folder / "features.pt", lambda: build_graph(
+    return build_graph(
         x=x, edge_index=edge_index, edge_type=edge_type, edge_weight=edge_weight,
         relation_names=MGTAB_RELATIONS, labels=labels,
         feature_blocks={"profile": (0, NUM_PROFILE_COLUMNS), "tweet": (NUM_PROFILE_COLUMNS, x.size(1))},
-        categorical_columns=MGTAB_CATEGORICAL, name=name, source=str(folder)))
+        categorical_columns=MGTAB_CATEGORICAL, name=name, source=str(folder))
 
 
 def read_mgtab_large(folder: str | Path, name: str = "mgtab-large") -> Data:
@@ -139,10 +135,10 @@ def read_mgtab_large(folder: str | Path, name: str = "mgtab-large") -> Data:
     del parts
     labels = {"y_stance": _labels(folder / "labels_stance.pt", n, 3, labelled_first=True),
               "y_bot": _labels(folder / "labels_bot.pt", n, 2, labelled_first=True)}
-    return _checked(folder / "large_features.pt", lambda: build_graph(
+    return build_graph(
         x=x, edge_index=edge_index, edge_type=edge_type, relation_names=MGTAB_RELATIONS, labels=labels,
         feature_blocks={"profile": (0, NUM_PROFILE_COLUMNS), "tweet": (NUM_PROFILE_COLUMNS, x.size(1))},
-        categorical_columns=MGTAB_CATEGORICAL, name=name, source=str(folder)))
+        categorical_columns=MGTAB_CATEGORICAL, name=name, source=str(folder))
 
 
 def read_cresci15(folder: str | Path, name: str = "cresci-15") -> Data:
@@ -172,7 +168,7 @@ def read_cresci15(folder: str | Path, name: str = "cresci-15") -> Data:
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
             raise DatasetError(f"{folder / f'{part}_idx.pt'}: node ids outside [0, {n})")
         split[f"split_{part}"] = idx
-    return _checked(folder, lambda: build_graph(
+    return build_graph(
         x=x, edge_index=load_tensor(folder / "edge_index.pt"), edge_type=load_tensor(folder / "edge_type.pt"),
         relation_names=CRESCI_RELATIONS, labels={"y_bot": y_bot}, feature_blocks=blocks,
-        categorical_columns=range(*blocks["profile_categorical"]), name=name, source=str(folder), **split))
+        categorical_columns=range(*blocks["profile_categorical"]), name=name, source=str(folder), **split)

@@ -1,0 +1,173 @@
+"""The runner: user submissions, determinism, resume, shards, protocols and bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mgbench.benchmark import ResultStore, RunSpec, compute_metrics, sweep
+from mgbench.cli import main
+from mgbench.datasets import get_task
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TINY = ["--dataset", "mgtab-synthetic", "--dataset-option", "num_nodes=300", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def readme_model(tmp_path_factory) -> Path:
+    """The README's custom GNN, copied verbatim into a file."""
+    text = README.read_text()
+    block = re.search(r"```python\n(# my_gnn\.py\n.*?)```", text, re.S).group(1)
+    path = tmp_path_factory.mktemp("user") / "my_gnn.py"
+    path.write_text(block)
+    return path
+
+
+def records(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def test_readme_example_runs_as_a_submission(readme_model, data_root, tmp_path):
+    code = main(["run", "--model", f"{readme_model}:MyGNN", "--task", "bot", "--seeds", "0",
+                 "--set", "epochs=30", "--set", "hidden_channels=32", "--results", str(tmp_path),
+                 "--root", str(data_root), *TINY])
+    assert code == 0
+    [rec] = records(tmp_path)
+    d = rec["definition"]
+    assert d["model_kind"] == "gnn" and d["hyperparameters"] == {"hidden_channels": 32}
+    assert d["training"]["epochs"] == 30
+    for key in ("accuracy", "precision_macro", "recall_macro", "f1_macro", "roc_auc_macro", "f1_bot"):
+        assert 0.0 <= rec["metrics"]["test"][key] <= 1.0
+    assert rec["metrics"]["test"]["accuracy"] > 0.7305  # beats always predicting "human"
+    for key in ("best_epoch", "train_time_s", "peak_memory_mb", "num_parameters", "versions", "hardware",
+                "timestamp", "git_commit"):
+        assert key in rec
+    assert rec["run_id"] == Path(next(tmp_path.glob("*.json"))).stem
+
+
+def _spec(model: str, seed: int = 0, **kw) -> RunSpec:
+    return RunSpec(dataset="mgtab-synthetic", task=kw.pop("task", "stance"), model=model, seed=seed,
+                   dataset_options={"num_nodes": 300}, **kw)
+
+
+def test_seeded_run_is_deterministic(readme_model, data_root, tmp_path):
+    spec = _spec(f"{readme_model}:MyGNN", seed=3, training={"epochs": 15})
+    a = sweep([spec], ResultStore(tmp_path / "a"), root=data_root, progress=False)[0]
+    b = sweep([spec], ResultStore(tmp_path / "b"), root=data_root, progress=False)[0]
+    assert a["metrics"] == b["metrics"] and a["best_epoch"] == b["best_epoch"]
+    c = sweep([_spec(f"{readme_model}:MyGNN", seed=4, training={"epochs": 15})], ResultStore(tmp_path / "c"),
+              root=data_root, progress=False)[0]
+    assert c["run_id"] != a["run_id"]
+
+
+def test_existing_records_are_skipped(data_root, tmp_path):
+    store = ResultStore(tmp_path)
+    specs = [_spec("logistic-regression", seed=s) for s in range(3)]
+    assert len(sweep(specs, store, root=data_root, progress=False)) == 3
+    assert sweep(specs, store, root=data_root, progress=False) == []
+
+
+def test_shard_union_equals_full_sweep(data_root, tmp_path):
+    specs = [_spec("logistic-regression", seed=s, task=t) for s in range(4) for t in ("stance", "bot")]
+    full = {r["run_id"] for r in sweep(specs, ResultStore(tmp_path / "full"), root=data_root, progress=False)}
+    shards = [{r["run_id"] for r in sweep(specs, ResultStore(tmp_path / f"s{i}"), root=data_root,
+                                          shard=(i, 3), progress=False)} for i in range(3)]
+    assert set().union(*shards) == full and sum(map(len, shards)) == len(full) == 8
+
+
+SLOW_MODEL = '''
+import time, torch
+class Slow(torch.nn.Module):
+    def __init__(self, in_channels, num_classes, num_relations):
+        super().__init__()
+        self.classifier = torch.nn.Linear(in_channels, num_classes)
+    def forward(self, x, edge_index, edge_type):
+        time.sleep(0.02)
+        return self.classifier(x)
+'''
+
+
+def test_killed_sweep_resumes_without_duplicates_or_loss(data_root, tmp_path):
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_MODEL)
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{model}:Slow", "--task", "bot", "--seeds", "0-3",
+           "--set", "epochs=12", "--set", "patience=100", "--results", str(results), "--root", str(data_root), *TINY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(results.glob("*.json"))) < 1:
+        time.sleep(0.05)
+    proc.kill()  # SIGKILL: no cleanup runs
+    proc.wait()
+    first = {p.name: p.read_bytes() for p in results.glob("*.json")}
+    assert 1 <= len(first) < 4
+    for blob in first.values():
+        json.loads(blob)  # every record on disk is complete
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    final = records(results)
+    assert len(final) == 4 and len({r["run_id"] for r in final}) == 4
+    assert sorted(r["definition"]["seed"] for r in final) == [0, 1, 2, 3]
+    for name, blob in first.items():
+        assert (results / name).read_bytes() == blob  # finished runs were not redone
+
+
+def test_reference_protocol_is_recorded_and_differs(readme_model, data_root, tmp_path):
+    std = _spec(f"{readme_model}:MyGNN", training={"epochs": 10})
+    ref = _spec(f"{readme_model}:MyGNN", training={"epochs": 10}, protocol="reference")
+    a, b = sweep([std, ref], ResultStore(tmp_path), root=data_root, progress=False)
+    assert a["definition"]["protocol"] == "standard" and b["definition"]["protocol"] == "reference"
+    assert b["epochs_run"] == 10 and a["run_id"] != b["run_id"]
+
+
+def test_reference_metrics_swap_precision_and_recall():
+    y = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 0, 0, 0, 1, 0, 2])
+    proba = np.eye(3)[pred]
+    task = get_task("stance")
+    ours, theirs = compute_metrics(y, proba, task), compute_metrics(y, proba, task, swap_truth=True)
+    assert ours["precision_macro"] == pytest.approx(theirs["recall_macro"])
+    assert ours["recall_macro"] == pytest.approx(theirs["precision_macro"])
+    assert ours["precision_macro"] != pytest.approx(ours["recall_macro"])
+
+
+BROKEN_IMPORT = "import not_a_module_anywhere\n"
+BROKEN_BUILD = '''
+import torch
+class Bad(torch.nn.Module):
+    def __init__(self, in_channels, num_classes, num_relations):
+        raise RuntimeError("boom")
+'''
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nope", "--task", "bot", "--model", "gcn"], "unknown dataset 'nope'"),
+    (["--dataset", "mgtab-synthetic", "--task", "sentiment", "--model", "svm"], "unknown task 'sentiment'"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "svm", "--relations", "likes"],
+     "unknown relation 'likes'"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "no-such-model"], "unknown model 'no-such-model'"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "svm", "--set", "depth=3"],
+     "takes no hyperparameter depth"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "{broken_import}:X"], "could not import"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "{broken_build}:Bad"], "failed to build: RuntimeError: boom"),
+    (["--dataset", "mgtab-synthetic", "--task", "bot", "--model", "{missing}:X"], "does not exist"),
+])
+def test_bad_input_is_one_clear_line_and_writes_nothing(args, message, tmp_path, data_root, capsys):
+    (tmp_path / "broken_import.py").write_text(BROKEN_IMPORT)
+    (tmp_path / "broken_build.py").write_text(BROKEN_BUILD)
+    args = [a.format(broken_import=tmp_path / "broken_import.py", broken_build=tmp_path / "broken_build.py",
+                     missing=tmp_path / "missing.py") for a in args]
+    results = tmp_path / "results"
+    code = main(["run", *args, "--seeds", "0", "--dataset-option", "num_nodes=300", "--set", "epochs=2",
+                 "--root", str(data_root), "--results", str(results), "--quiet"]
+                if "epochs" not in " ".join(args) else [])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+    assert not list(results.glob("*.json"))
