@@ -57,6 +57,17 @@ def find_folder(root: str | Path, marker: str, name: str) -> Path:
     )
 
 
+def _features(path: Path) -> torch.Tensor:
+    """The feature matrix of ``path``: 2-D, more columns than the profile block, finite."""
+    x = load_tensor(path)
+    if x.dim() != 2 or x.size(1) <= NUM_PROFILE_COLUMNS:
+        raise DatasetError(f"{path}: expected [nodes, >{NUM_PROFILE_COLUMNS}] features, got shape {tuple(x.shape)}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).any(dim=1).sum())
+        raise DatasetError(f"{path}: features hold NaN or inf values in {bad} node rows")
+    return x
+
+
 def _labels(path: Path, num_nodes: int, num_classes: int, labelled_first: bool = False) -> torch.Tensor:
     y = load_tensor(path).to(torch.int64).reshape(-1)
     if labelled_first and y.numel() < num_nodes:  # MGTAB-large: only the first 10,199 are labelled
@@ -76,10 +87,7 @@ def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
     become ``y_<task>`` as multi-label [N, C] tensors.
     """
     folder = Path(folder)
-    x = load_tensor(folder / "features.pt")
-    if x.dim() != 2 or x.size(1) <= NUM_PROFILE_COLUMNS:
-        raise DatasetError(f"{folder / 'features.pt'}: expected [nodes, >{NUM_PROFILE_COLUMNS}] features, "
-                           f"got shape {tuple(x.shape)}")
+    x = _features(folder / "features.pt")
     n = x.size(0)
     edge_index = load_tensor(folder / "edge_index.pt")
     edge_type = load_tensor(folder / "edge_type.pt")
@@ -116,10 +124,7 @@ def read_mgtab_large(folder: str | Path, name: str = "mgtab-large") -> Data:
     Relation ``r`` is exactly the edges of ``large_edge_index{r}.pt``.
     """
     folder = Path(folder)
-    x = load_tensor(folder / "large_features.pt")
-    if x.dim() != 2 or x.size(1) <= NUM_PROFILE_COLUMNS:
-        raise DatasetError(f"{folder / 'large_features.pt'}: expected [nodes, >{NUM_PROFILE_COLUMNS}] features, "
-                           f"got shape {tuple(x.shape)}")
+    x = _features(folder / "large_features.pt")
     n = x.size(0)
     parts = []
     for r in range(len(MGTAB_RELATIONS)):

@@ -1,0 +1,394 @@
+"""Group runs into tables and summarise them: mean, std and paired tests over seeds.
+
+A *table* is one dataset x task x relation set x features recipe, like one
+table of the MGTAB paper. A *row* is one run definition without its seed;
+its seeds are the repetitions (each seed is also a different split, so two
+rows are compared seed by seed, on the seeds both ran).
+
+Conventions, chosen once and shown on the board:
+
+- std is the sample standard deviation (``ddof=1``); a single seed has none.
+- The paired test is a two-sided paired t-test (``scipy.stats.ttest_rel``)
+  on the seeds both rows ran; fewer than two such seeds gives no p-value.
+  When every paired difference is the same (to 1e-12) the t statistic is
+  undefined; we then take p = 0 if that difference is non-zero and p = 1 if
+  it is zero (the rows are identical), rather than scipy's NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+from scipy import stats
+
+from . import reference
+from .records import Record, canonical_json, short_hash
+
+COLUMNS = ("accuracy", "precision", "recall", "f1")
+_METRIC_KEYS = {
+    "accuracy": ("accuracy", "subset_accuracy"),   # multi-label tasks report subset accuracy
+    "precision": ("precision_macro",),
+    "recall": ("recall_macro",),
+    "f1": ("f1_macro",),
+}
+_AUX_KEYS = ("aux_loss", "aux_weight", "aux_settings")
+#: Differences of metrics in [0, 1] closer than this are float noise, not a difference.
+_TIE = 1e-12
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample std (ddof=1; ``None`` for one value) of ``n`` values."""
+
+    mean: float
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Paired comparison of two rows on the ``n`` seeds both ran.
+
+    ``mean_diff`` is the mean of (first - second); ``p_value`` is ``None``
+    when ``n < 2``.
+    """
+
+    n: int
+    mean_diff: float | None
+    p_value: float | None
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_value is not None and self.p_value < alpha
+
+
+@dataclass(frozen=True)
+class TableKey:
+    """What makes runs comparable in one table."""
+
+    dataset: str
+    dataset_options: str          # canonical JSON, "{}" for none
+    task: str
+    relations: tuple[str, ...]    # sorted: a relation *set*
+    features: str
+
+    @property
+    def synthetic(self) -> bool:
+        """Synthetic-data numbers must never be mistaken for real ones."""
+        options = json.loads(self.dataset_options)
+        return "synthetic" in self.dataset.lower() or options.get("synthetic") is True
+
+    @property
+    def title(self) -> str:
+        dataset = self.dataset
+        if self.dataset_options != "{}":
+            options = json.loads(self.dataset_options)
+            dataset += " (" + ", ".join(f"{k}={canonical_json(options[k])}" for k in sorted(options)) + ")"
+        return f"{dataset} · {self.task} · {'+'.join(self.relations)} · {self.features} features"
+
+    @property
+    def slug(self) -> str:
+        """A file-name-safe id, unique per key (the hash settles look-alikes)."""
+        readable = f"{self.dataset}_{self.task}_{'-'.join(self.relations)}_{self.features}"
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable)
+        return f"{readable}_{short_hash(self.as_tuple(), 8)}"
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (self.dataset, self.dataset_options, self.task, list(self.relations), self.features)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a table: a run group (``source="run"``) or a published result."""
+
+    source: str                       # "run" or "paper"
+    model: str
+    name: str                         # display name, unique within its table
+    kind: str                         # "F" (feature model) or "G" (graph model)
+    aux_loss: str | None
+    aux_weight: float
+    group_id: str                     # hash of the definition without seed; "" for paper rows
+    stats: Mapping[str, Stat]         # column -> Stat; a missing metric has no entry
+    f1_by_seed: Mapping[int, float]
+    train_time_s: float | None        # mean over seeds
+    peak_memory_mb: float | None      # max over seeds: the memory one needs
+    num_parameters: int | None
+    protocol: str = "standard"
+    definition_json: str = ""         # canonical JSON of the definition without seed, for tooltips
+    is_best: bool = False
+    vs_best: PairedTest | None = None
+
+    @property
+    def aux_label(self) -> str | None:
+        return None if self.aux_loss is None else f"{self.aux_loss} (λ={self.aux_weight:g})"
+
+    @property
+    def n_seeds(self) -> int:
+        return self.stats["f1"].n
+
+
+@dataclass(frozen=True)
+class Table:
+    key: TableKey
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class AuxEffect:
+    """Macro-F1 change from adding an auxiliary loss to an otherwise identical CE run."""
+
+    key: TableKey
+    name: str                         # the aux row's display name
+    kind: str
+    aux_loss: str
+    aux_label: str
+    group_id: str
+    baseline_group_id: str | None     # ``None``: no CE-only run with this definition
+    f1_ce: float | None               # means over the seeds both ran
+    f1_aux: float | None
+    test: PairedTest                  # aux minus CE
+
+
+@dataclass(frozen=True)
+class RelationComparison:
+    """Macro F1 of the same row definitions on several relation sets of one dataset x task x features.
+
+    ``series`` holds, per row label, one F1 :class:`Stat` (or ``None``) per entry of ``relation_sets``.
+    """
+
+    key: TableKey                     # ``relations`` is empty: it varies here
+    relation_sets: tuple[str, ...]
+    series: tuple[tuple[str, tuple[Stat | None, ...]], ...]
+
+    @property
+    def title(self) -> str:
+        return f"{self.key.dataset} · {self.key.task} · {self.key.features} features: by relation set"
+
+
+@dataclass(frozen=True)
+class Board:
+    tables: tuple[Table, ...]
+    aux_effects: tuple[AuxEffect, ...]
+    relation_comparisons: tuple[RelationComparison, ...]
+    min_seeds: int
+    alpha: float
+
+
+def summarise(values: Sequence[float]) -> Stat | None:
+    """Mean and sample std (ddof=1); ``None`` for no values."""
+    if not values:
+        return None
+    array = np.asarray(values, dtype=float)
+    std = float(array.std(ddof=1)) if array.size > 1 else None
+    return Stat(float(array.mean()), std, int(array.size))
+
+
+def paired_test(first: Mapping[int, float], second: Mapping[int, float]) -> PairedTest:
+    """Paired two-sided t-test of ``first - second`` over the seeds both have."""
+    seeds = sorted(set(first) & set(second))
+    if not seeds:
+        return PairedTest(0, None, None)
+    a = np.array([first[s] for s in seeds], dtype=float)
+    b = np.array([second[s] for s in seeds], dtype=float)
+    diff = a - b
+    mean_diff = float(diff.mean())
+    if len(seeds) < 2:
+        return PairedTest(1, mean_diff, None)
+    if np.ptp(diff) <= _TIE:
+        return PairedTest(len(seeds), mean_diff, 0.0 if abs(mean_diff) > _TIE else 1.0)
+    return PairedTest(len(seeds), mean_diff, float(stats.ttest_rel(a, b).pvalue))
+
+
+def metric(test: Mapping[str, float], column: str) -> float | None:
+    """The value of a table column in a record's test metrics (see docs/RESULTS.md)."""
+    for key in _METRIC_KEYS[column]:
+        if key in test:
+            return test[key]
+    return None
+
+
+def table_key(definition: Mapping[str, Any]) -> TableKey:
+    return TableKey(
+        dataset=definition["dataset"],
+        dataset_options=canonical_json(definition["dataset_options"]),
+        task=definition["task"],
+        relations=tuple(sorted(definition["relations"])),
+        features=definition["features"],
+    )
+
+
+def _without(definition: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    drop = set(keys)
+    return {k: v for k, v in definition.items() if k not in drop}
+
+
+def group_id(definition: Mapping[str, Any]) -> str:
+    """Hash of the run definition without its seed: the identity of a row."""
+    return short_hash(_without(definition, ["seed"]))
+
+
+def baseline_id(definition: Mapping[str, Any]) -> str:
+    """Hash of the definition without seed and auxiliary loss: pairs an aux run with its CE run."""
+    return short_hash(_without(definition, ["seed", *_AUX_KEYS]))
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return float(np.mean(present)) if present else None
+
+
+def _max(values: Iterable[float | int | None]) -> Any:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _run_row(records: Sequence[Record]) -> Row:
+    definition = records[0].definition
+    column_stats = {}
+    for column in COLUMNS:
+        stat = summarise([v for r in records if (v := metric(r.test, column)) is not None])
+        if stat is not None:
+            column_stats[column] = stat
+    name = definition["model"]
+    if definition["protocol"] != "standard":
+        name += f" ({definition['protocol']} protocol)"
+    return Row(
+        source="run",
+        model=definition["model"],
+        name=name,
+        kind="F" if definition["model_kind"] == "features" else "G",
+        aux_loss=definition["aux_loss"],
+        aux_weight=float(definition["aux_weight"]),
+        group_id=group_id(definition),
+        stats=column_stats,
+        f1_by_seed={r.seed: r.test["f1_macro"] for r in records},
+        train_time_s=_mean(r.train_time_s for r in records),
+        peak_memory_mb=_max(r.peak_memory_mb for r in records),
+        num_parameters=_max(r.num_parameters for r in records),
+        protocol=definition["protocol"],
+        definition_json=canonical_json(_without(definition, ["seed"])),
+    )
+
+
+def _paper_row(result: reference.PublishedResult) -> Row:
+    return Row(
+        source="paper",
+        model=result.model,
+        name=f"{result.model} (paper)",
+        kind=result.kind,
+        aux_loss=None,
+        aux_weight=0.0,
+        group_id="",
+        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in COLUMNS},
+        f1_by_seed={},
+        train_time_s=None,
+        peak_memory_mb=None,
+        num_parameters=None,
+    )
+
+
+def _disambiguate(rows: list[Row]) -> list[Row]:
+    """Give rows that would read the same (same model, protocol and aux loss) their config id."""
+    seen: dict[tuple[str, str | None], int] = {}
+    for row in rows:
+        seen[(row.name, row.aux_label)] = seen.get((row.name, row.aux_label), 0) + 1
+    return [replace(row, name=f"{row.name} #{row.group_id[:6]}")
+            if seen[(row.name, row.aux_label)] > 1 else row for row in rows]
+
+
+def _sort_key(row: Row) -> tuple[Any, ...]:
+    return (-row.stats["f1"].mean, row.source != "run", row.name, row.aux_label or "", row.group_id)
+
+
+def _rank(rows: list[Row], min_seeds: int) -> tuple[Row, ...]:
+    """Sort by mean F1 and compare the best run row with every other run row.
+
+    The best is chosen among rows with at least ``min_seeds`` seeds when any
+    exist, so that one lucky seed cannot become the reference everything is
+    tested against.
+    """
+    rows = sorted(rows, key=_sort_key)
+    runs = [r for r in rows if r.source == "run"]
+    candidates = [r for r in runs if r.n_seeds >= min_seeds] or runs
+    best = candidates[0]
+    ranked = []
+    for row in rows:
+        if row is best:
+            row = replace(row, is_best=True)
+        elif row.source == "run":
+            row = replace(row, vs_best=paired_test(best.f1_by_seed, row.f1_by_seed))
+        ranked.append(row)
+    return tuple(ranked)
+
+
+def _aux_effects(key: TableKey, groups: Mapping[str, Sequence[Record]],
+                 rows: Mapping[str, Row]) -> list[AuxEffect]:
+    ce_rows = {baseline_id(recs[0].definition): gid for gid, recs in sorted(groups.items())
+               if recs[0].definition["aux_loss"] is None}
+    effects = []
+    for gid, recs in groups.items():
+        row = rows[gid]
+        if row.aux_loss is None:
+            continue
+        baseline = ce_rows.get(baseline_id(recs[0].definition))
+        if baseline is None:
+            effects.append(AuxEffect(key, row.name, row.kind, row.aux_loss, row.aux_label, gid,
+                                     None, None, None, PairedTest(0, None, None)))
+            continue
+        ce = rows[baseline].f1_by_seed
+        common = sorted(set(ce) & set(row.f1_by_seed))
+        effects.append(AuxEffect(
+            key, row.name, row.kind, row.aux_loss, row.aux_label, gid, baseline,
+            f1_ce=_mean(ce[s] for s in common),
+            f1_aux=_mean(row.f1_by_seed[s] for s in common),
+            test=paired_test(row.f1_by_seed, ce),
+        ))
+    return sorted(effects, key=lambda e: (e.name, e.aux_label, e.group_id))
+
+
+def row_label(row: Row) -> str:
+    """A row's name with its auxiliary loss: how figures tell rows apart."""
+    return row.name if row.aux_label is None else f"{row.name} + {row.aux_label}"
+
+
+def _relation_comparisons(tables: Sequence[Table]) -> tuple[RelationComparison, ...]:
+    """Rows (by label) that ran on two or more relation sets of the same dataset x task x features."""
+    families: dict[TableKey, list[Table]] = {}
+    for table in tables:
+        families.setdefault(replace(table.key, relations=()), []).append(table)
+    comparisons = []
+    for key, family in sorted(families.items(), key=lambda item: item[0].as_tuple()):
+        per_set = {"+".join(t.key.relations): {row_label(r): r.stats["f1"]
+                                               for r in t.rows if r.source == "run"}
+                   for t in family}
+        labels = sorted({label for stats_by_label in per_set.values() for label in stats_by_label})
+        labels = [label for label in labels if sum(label in s for s in per_set.values()) >= 2]
+        relation_sets = tuple(sorted(rs for rs, s in per_set.items() if any(label in s for label in labels)))
+        if labels:
+            series = tuple((label, tuple(per_set[rs].get(label) for rs in relation_sets)) for label in labels)
+            comparisons.append(RelationComparison(key, relation_sets, series))
+    return tuple(comparisons)
+
+
+def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.05) -> Board:
+    """All tables, sorted by key, each with rows sorted by mean macro F1 (descending)."""
+    if not math.isfinite(alpha) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    by_table: dict[TableKey, dict[str, list[Record]]] = {}
+    for record in records:
+        groups = by_table.setdefault(table_key(record.definition), {})
+        groups.setdefault(group_id(record.definition), []).append(record)
+
+    tables, effects = [], []
+    for key in sorted(by_table, key=TableKey.as_tuple):
+        groups = {gid: sorted(recs, key=lambda r: r.seed) for gid, recs in by_table[key].items()}
+        run_rows = dict(zip(groups, _disambiguate([_run_row(recs) for recs in groups.values()])))
+        paper_rows = [_paper_row(p) for p in reference.published_results(
+            key.dataset, key.task, key.relations, key.features)]
+        tables.append(Table(key, _rank(list(run_rows.values()) + paper_rows, min_seeds)))
+        effects += _aux_effects(key, groups, run_rows)
+    return Board(tuple(tables), tuple(effects), _relation_comparisons(tables), min_seeds, alpha)

@@ -1,0 +1,111 @@
+"""``build_leaderboard``: result records in, board files out.
+
+Everything is rendered in memory first; only then are files replaced, each
+by an atomic rename, new figures before the pages that link them and stale
+figures last. A build killed at any point leaves every file either old or
+new, never truncated, and every figure a page links still exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .aggregate import build_board
+from .figures import render_figures
+from .page import render_page
+from .records import Duplicate, Skipped, load_records
+from .tables import render_csv, render_markdown
+
+log = logging.getLogger(__name__)
+
+MARKDOWN, HTML, CSV, FIGURES = "LEADERBOARD.md", "index.html", "leaderboard.csv", "figures"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build counted, skipped and wrote."""
+
+    out_dir: Path
+    records: int                      # records counted (after skipping and de-duplication)
+    tables: int
+    skipped: tuple[Skipped, ...]      # files not counted, with the reason
+    duplicates: tuple[Duplicate, ...] # files whose run_id was already counted
+    files: tuple[str, ...]            # written, relative to out_dir
+    removed: tuple[str, ...]          # stale figures deleted, relative to out_dir
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """One line per file that was not counted, naming it."""
+        return describe_problems(self.skipped, self.duplicates)
+
+
+def describe_problems(skipped: Sequence[Skipped], duplicates: Sequence[Duplicate]) -> tuple[str, ...]:
+    return tuple([f"{s.path}: skipped, {s.reason}" for s in skipped]
+                 + [f"{d.path}: duplicate of {d.kept} (run_id {d.run_id}), counted once" for d in duplicates])
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)          # mkstemp's 0600 would hide a published board
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_leaderboard(results_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+                      min_seeds: int = 5, alpha: float = 0.05) -> BuildReport:
+    """Build ``LEADERBOARD.md``, ``index.html``, ``leaderboard.csv`` and ``figures/`` from records.
+
+    ``results_dir`` is searched recursively for ``*.json`` records
+    (docs/RESULTS.md); files that cannot be counted and duplicate run ids
+    are logged as warnings and listed in the report and on the board.
+    Rows with fewer than ``min_seeds`` seeds are marked; paired tests are
+    significant below ``alpha``. The output is a pure function of the
+    records' contents and paths: no time stamps, everything sorted.
+    """
+    if min_seeds < 1:
+        raise ValueError(f"min_seeds must be at least 1, got {min_seeds}")
+    loaded = load_records(results_dir)
+    board = build_board(loaded.records, min_seeds=min_seeds, alpha=alpha)
+    report_lines = describe_problems(loaded.skipped, loaded.duplicates)
+    for line in report_lines:
+        log.warning("leaderboard: %s", line)
+
+    figures = render_figures(board)
+    records = len(loaded.records)
+    outputs = {
+        **figures,
+        CSV: render_csv(board).encode("utf-8"),
+        MARKDOWN: render_markdown(board, list(figures), report_lines, records).encode("utf-8"),
+        HTML: render_page(board, figures, report_lines, records).encode("utf-8"),
+    }
+
+    out = Path(out_dir)
+    for name, data in outputs.items():     # figures first: the pages link them
+        _write_atomic(out / name, data)
+    figures_dir = out / FIGURES
+    stale = sorted(p for p in figures_dir.glob("*.png") if f"{FIGURES}/{p.name}" not in figures)
+    for path in stale:
+        path.unlink()
+    return BuildReport(
+        out_dir=out,
+        records=records,
+        tables=len(board.tables),
+        skipped=loaded.skipped,
+        duplicates=loaded.duplicates,
+        files=tuple(outputs),
+        removed=tuple(f"{FIGURES}/{p.name}" for p in stale),
+    )
