@@ -165,7 +165,7 @@ def _relation_edges(rng, count, activity, samplers, mix, relation_signal, n):
 def _profile(rng, n, bot, signal):
     """20 MGTAB-style properties: binary flags and min-max scaled log counts."""
     prof = np.zeros((n, NUM_PROFILE_COLUMNS), dtype=np.float32)
-    shift = 0.6 * signal * (2 * bot - 1)  # bots: +, humans: -
+    shift = 0.3 * signal * (2 * bot - 1)  # bots: +, humans: -
     for col in range(NUM_PROFILE_COLUMNS):
         if col in MGTAB_CATEGORICAL:
             base = rng.uniform(0.15, 0.85)
@@ -184,8 +184,8 @@ def _tweets(rng, stance, bot, main_topic, topics, signal):
     dirs = rng.standard_normal((3 + 2 + NUM_TOPICS, TWEET_DIM)).astype(np.float32)
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     emb = rng.standard_normal((n, TWEET_DIM)).astype(np.float32) / math.sqrt(TWEET_DIM) * 4.0
-    emb += 0.35 * signal * dirs[stance]
-    emb += 0.35 * signal * dirs[3 + bot]
+    emb += 0.26 * signal * dirs[stance]
+    emb += 0.2 * signal * dirs[3 + bot]
     emb += 0.25 * signal * (topics.astype(np.float32) @ dirs[5:])
     return emb
 
