@@ -20,9 +20,10 @@ from mgbench import datasets as ds
 from mgbench.registry import ModelSpec
 
 from . import environment as env
+from .auxiliary import AuxObjective, check_aux
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
 from .store import SCHEMA, ResultStore, run_id
-from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn
+from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
 
 
 @dataclass
@@ -91,8 +92,10 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         training = {**TrainSettings().__dict__, **spec.training}
         if spec.protocol == "reference":
             training["patience"] = None
-    if spec.aux_loss and model_spec.kind != "gnn":
-        raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
+    if spec.aux_loss:
+        if model_spec.kind != "gnn":
+            raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
+        check_aux(spec.aux_loss, spec.aux_settings, cache.graph(spec.dataset, spec.dataset_options).feature_blocks)
     definition = {
         "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
         "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
@@ -131,8 +134,14 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             settings = TrainSettings(**{k: v for k, v in d["training"].items() if v is not None})
             if d["protocol"] == "reference":
                 settings.patience = settings.epochs
+            aux = None
+            if d["aux_loss"]:
+                aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"],
+                                   embedding_dim=embedding_module(model).in_features, labels=y,
+                                   multilabel=task.multilabel, num_outputs=task.num_outputs, x=graph.x,
+                                   feature_blocks=graph.feature_blocks, seed=d["seed"]).to(device)
             result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device), graph.edge_type.to(device),
-                             y.to(device), split, task, settings, protocol=d["protocol"], amp=amp,
+                             y.to(device), split, task, settings, protocol=d["protocol"], aux=aux, amp=amp,
                              progress=progress)
         train_time = time.perf_counter() - start
     return {

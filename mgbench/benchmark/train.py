@@ -100,12 +100,14 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
 
     All tensors must already be on the model's device. ``aux(embeddings, logits,
     train_idx)`` returns an auxiliary loss added to the task loss (the caller
-    chooses batch and weight); embeddings are captured with :class:`EmbeddingTap`.
+    chooses batch and weight; an ``nn.Module`` aux has its parameters trained
+    too); embeddings are captured with :class:`EmbeddingTap`.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
     device = x.device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    params = list(model.parameters()) + (list(aux.parameters()) if isinstance(aux, torch.nn.Module) else [])
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     tap = EmbeddingTap(model) if aux is not None else None
     train_idx, val_idx, test_idx = (i.to(device) for i in (split.train, split.val, split.test))
     y_val, y_test = y[split.val].cpu().numpy(), y[split.test].cpu().numpy()
