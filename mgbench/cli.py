@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -107,6 +108,9 @@ def cmd_run(args) -> None:
 
     if args.suite:
         specs = load_suite(args.suite)
+        if args.dataset:  # run a suite on another dataset, e.g. `--suite mgtab --dataset mgtab-synthetic`
+            options = _dataset_options(args)
+            specs = [replace(s, dataset=args.dataset, dataset_options=options) for s in specs]
     else:
         missing = [f"--{k}" for k in ("dataset", "task", "model") if getattr(args, k) is None]
         if missing:
@@ -175,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run models under the standard protocol and store one record per run")
     p.add_argument("--suite", help="a suite file or a shipped suite name (quick, mgtab, losses)")
-    p.add_argument("--dataset")
+    p.add_argument("--dataset", help="dataset name; with --suite, replaces the suite's datasets")
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point")
     p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")

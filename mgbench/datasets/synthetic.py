@@ -27,6 +27,7 @@ feature models, homogeneous GNNs and relational GNNs can be told apart.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -76,8 +77,11 @@ class SyntheticConfig:
     large: bool = False              # MGTAB-large layout: 400,000 extra unlabelled users first-labelled
 
     def key(self) -> str:
-        parts = [f"{k}={v}" for k, v in sorted(asdict(self).items())]
-        return "-".join(p.replace("=", "") for p in parts)
+        """Folder name: the settings, plus a hash of this generator's code so that a
+        changed generator never serves graphs made by an older one."""
+        parts = [f"{k}{v}" for k, v in sorted(asdict(self).items())]
+        code = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:8]
+        return "-".join(parts + [code])
 
 
 def _counts(total: int, weights: tuple[int, ...]) -> np.ndarray:
