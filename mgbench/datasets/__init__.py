@@ -22,7 +22,8 @@ from .sources import SOURCES, Source
 from .splits import Split, get_split, mgtab_split, parse_seeds
 from .synthetic import MGTAB_NUM_NODES, SyntheticConfig, write as write_synthetic
 from .tasks import TASKS, Task, available_tasks, get_task, task_labels
-from .twibot import read_twibot20, read_twibot22
+from .synthetic_raw import open_twibot22_synthetic
+from .twibot import open_twibot20, open_twibot22, read_twibot20, read_twibot22
 
 __all__ = [
     "DATASETS", "DEFAULT_RELATIONS", "DatasetError", "MGTAB_RELATIONS", "SOURCES", "Source", "Split",
@@ -46,6 +47,7 @@ class DatasetSpec:
     description: str
     reader: Callable[[Path, str], Data] | None     # None: generated, not read
     marker: str | None
+    opener: Callable[..., Data] | None = None      # finds, reads and caches raw data itself: (base, name, **options)
 
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -58,11 +60,14 @@ DATASETS: dict[str, DatasetSpec] = {
     "cresci-15": DatasetSpec("cresci-15", "Cresci-15 (standardised graph version), bot detection",
                              read_cresci15, "cat_properties_tensor.pt"),
     "twibot20": DatasetSpec("twibot20", "TwiBot-20 raw JSON (train/dev/test[/support].json, or one list such as "
-                            "the 100-user sample): bot + domain, tweets, image URLs", read_twibot20, "train.json"),
+                            "the 100-user sample): bot + domain, tweets, image URLs", read_twibot20, "train.json",
+                            opener=open_twibot20),
     "twibot22": DatasetSpec("twibot22", "TwiBot-22 raw layout (node.json or user.json, edge.csv, label.csv, "
-                            "split.csv): bot, tweets, image URLs", read_twibot22, "label.csv"),
+                            "split.csv): bot, tweets, image URLs", read_twibot22, "label.csv",
+                            opener=open_twibot22),
     "twibot22-synthetic": DatasetSpec("twibot22-synthetic", "generated raw TwiBot-22 layout with tweets and PNG "
-                                      "profile images (planted text/image signal)", read_twibot22, "label.csv"),
+                                      "profile images (planted text/image signal)", None, None,
+                                      opener=open_twibot22_synthetic),
 }
 
 
@@ -112,6 +117,8 @@ def load(name: str, root: str | os.PathLike | None = None, **options) -> Data:
     """
     spec = _check_name(name)
     base = Path(root).expanduser() if root else default_root()
+    if spec.opener is not None:
+        return spec.opener(base, name, **options)
     if spec.reader is None:
         config = synthetic_config(**options)
         folder = write_synthetic(config, base / name / config.key())

@@ -32,7 +32,8 @@ list, a hashtag, a tweet of unknown author) are dropped and counted.
 Files are streamed with ``ijson`` and ``csv``: a multi-GB ``node.json`` costs
 the memory of what is kept (properties, tweet texts), not several times the
 file. The parsed graph is cached in ``<folder>/processed/`` when that folder is
-writable (the official sample ships read-only: then it is parsed each time).
+writable (the official sample ships read-only: it is parsed each time, in
+well under a second, and its folder is never written to).
 """
 
 from __future__ import annotations
@@ -42,12 +43,15 @@ import hashlib
 import logging
 import math
 import os
+import stat
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 import ijson
+import numpy as np
 import torch
 from torch_geometric.data import Data
 
@@ -211,7 +215,7 @@ class _Users:
     created: list[float | None] = field(default_factory=list)
     tweets: list[list[str]] = field(default_factory=list)
     images: list[str | None] = field(default_factory=list)
-    edges: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    edges: dict[str, array] = field(default_factory=dict)  # per relation: src, dst, src, dst, ... (int64)
     dropped: dict[str, int] = field(default_factory=dict)
 
     def add(self, uid: str, profile: Mapping[str, Any], folder: Path) -> int | None:
@@ -230,12 +234,13 @@ class _Users:
         if src is None or dst is None:
             self.dropped[relation] = self.dropped.get(relation, 0) + 1
         elif src != dst:
-            self.edges.setdefault(relation, []).append((src, dst))
+            self.edges.setdefault(relation, array("q")).extend((src, dst))
 
     def graph(self, name: str, source: str, labels: dict[str, torch.Tensor], **extra: Any) -> Data:
         known = [r for r in MGTAB_RELATIONS if r in self.edges or r in ("followers", "friends")]
         relations = known + sorted(set(self.edges) - set(known))
-        parts = [torch.tensor(self.edges.get(r, []), dtype=torch.int64).reshape(-1, 2) for r in relations]
+        parts = [torch.from_numpy(np.frombuffer(self.edges.get(r, array("q")), dtype=np.int64).copy()).reshape(-1, 2)
+                 for r in relations]
         triples = torch.cat([torch.cat([torch.full((p.size(0), 1), i), p], dim=1) for i, p in enumerate(parts)])
         triples = torch.unique(triples, dim=0)  # sorted by relation, then source, then target
         dropped = sum(self.dropped.values())
@@ -399,7 +404,15 @@ def read_twibot22(folder: str | os.PathLike, name: str = "twibot22", *,
             if rel == "post":
                 author[dst] = src
     users = _Users()
-    tweets: list[tuple[str, str]] = []
+
+    def owner_index(owner: str) -> int | None:
+        return users.index.get(owner, users.index.get("u" + owner))
+
+    def attach(idx: int, text: str) -> None:
+        if max_tweets_per_user is None or len(users.tweets[idx]) < max_tweets_per_user:
+            users.tweets[idx].append(text)
+
+    waiting: list[tuple[str, str]] = []  # tweets met before their author (node.json mixes them)
     for file in node_files:
         for obj in _stream(file):
             oid = str(obj.get("id", "")).strip()
@@ -408,20 +421,22 @@ def read_twibot22(folder: str | os.PathLike, name: str = "twibot22", *,
                 if owner is not None and isinstance(obj.get("text"), str):
                     owner = str(owner)
                     author.setdefault(oid, owner)
-                    tweets.append((owner, obj["text"]))
+                    idx = owner_index(owner)
+                    if idx is None:
+                        waiting.append((owner, obj["text"]))
+                    else:
+                        attach(idx, obj["text"])
             elif oid:
                 users.add(oid, obj, folder)
-    for owner, text in tweets:
-        idx = users.index.get(owner, users.index.get("u" + owner))
-        if idx is not None and (max_tweets_per_user is None or len(users.tweets[idx]) < max_tweets_per_user):
-            users.tweets[idx].append(text)
-    del tweets
+    for owner, text in waiting:
+        idx = owner_index(owner)
+        if idx is not None:
+            attach(idx, text)
+    del waiting
 
     def resolve(node: str) -> int | None:
         found = users.index.get(node)
-        if found is None and node in author:
-            found = users.index.get(author[node], users.index.get("u" + author[node]))
-        return found
+        return owner_index(author[node]) if found is None and node in author else found
 
     if edge_file.is_file():
         for src, rel, dst in _rows(edge_file, "source_id", "relation", "target_id"):
@@ -478,11 +493,17 @@ def _cache_file(raw: list[Path], name: str, options: Mapping[str, Any]) -> Path 
         h.update((here / code).read_bytes())
     for path in sorted(raw):
         st = path.stat()
-        h.update(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        h.update(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
     h.update(repr(sorted(options.items())).encode())
     folder = raw[0].parent / "processed"
-    writable = os.access(folder if folder.is_dir() else raw[0].parent, os.W_OK)
-    return folder / f"{name}-{h.hexdigest()[:16]}.pt" if writable else None
+    return folder / f"{name}-{h.hexdigest()[:16]}.pt" if _writable(raw[0].parent) else None
+
+
+def _writable(folder: Path) -> bool:
+    """Marked writable *and* writable by us: a folder published read-only (the shared sample) is
+    left alone even by root, whom ``os.access`` alone would let write anywhere."""
+    marked = folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+    return bool(marked) and os.access(folder, os.W_OK)
 
 
 def _cached(raw: list[Path], name: str, read, **options: Any) -> Data:
@@ -494,9 +515,12 @@ def _cached(raw: list[Path], name: str, read, **options: Any) -> Data:
             cache.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
     data = read(**options)
     if cache is not None:
-        for stale in cache.parent.glob(f"{name}-*.pt"):
-            stale.unlink(missing_ok=True)
-        save_pt(data.to_dict(), cache)
+        try:
+            for stale in cache.parent.glob(f"{name}-*.pt"):
+                stale.unlink(missing_ok=True)
+            save_pt(data.to_dict(), cache)
+        except OSError as err:  # a read-only file system: the data is read, just not cached
+            log.info("%s: not cached (%s)", cache, err)
     return data
 
 
