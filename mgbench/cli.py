@@ -121,6 +121,7 @@ def cmd_run(args) -> None:
         specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
                          seed=seed, hyperparameters=settings, training=training,
                          dataset_options=_dataset_options(args), features=args.features,
+                         feature_options=_key_values(args.feature_option, "--feature-option"),
                          aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
                          aux_settings=aux_settings, protocol=args.protocol)
                  for seed in parse_seeds(args.seeds)]
@@ -186,7 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0-4")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience) or aux.KEY")
-    p.add_argument("--features", default="default", help="feature recipe: default, profile, profile+text, ...")
+    p.add_argument("--features", default="default",
+                   help="feature recipe: default (the dataset's x), profile, profile+text, profile+text+image, fused")
+    p.add_argument("--feature-option", action="append", metavar="KEY=VALUE",
+                   help="text_encoder=NAME|PATH, image_encoder=NAME|PATH, pooling=mean|max, image_grid=N")
     p.add_argument("--aux-loss", help="auxiliary loss(es), e.g. supcon or supcon+scc")
     p.add_argument("--aux-weight", type=float, default=0.1)
     p.add_argument("--protocol", default="standard", choices=["standard", "reference"])

@@ -64,3 +64,18 @@ def test_bad_aux_requests_are_refused(extra, message, data_root, tmp_path, capsy
     assert main(args + extra) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.glob("*.json"))
+
+
+def test_feature_recipes_through_the_runner(data_root, tmp_path):
+    """On the synthetic TwiBot-22 layout the planted text signal is found only with a text block."""
+    specs = [RunSpec(dataset="twibot22-synthetic", task="bot", model="logistic-regression", relations="all",
+                     features=recipe) for recipe in ("profile", "profile+text")]
+    profile, text = sweep(specs, ResultStore(tmp_path), root=data_root, progress=False)
+    assert text["definition"]["features"] == "profile+text"
+    assert text["metrics"]["test"]["f1_macro"] > profile["metrics"]["test"]["f1_macro"] + 0.1
+
+
+def test_fused_recipe_needs_a_gnn(data_root, tmp_path):
+    spec = RunSpec(dataset="twibot22-synthetic", task="bot", model="logistic-regression", features="fused")
+    with pytest.raises(ValueError, match="fused recipe trains its attention with a GNN"):
+        sweep([spec], ResultStore(tmp_path), root=data_root, progress=False)

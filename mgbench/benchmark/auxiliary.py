@@ -48,7 +48,7 @@ def loss_kwargs(name: str) -> set[str]:
     return {k for k in spec.defaults if k not in ("generator",)}
 
 
-def check_aux(names: str, settings: dict, feature_blocks: dict) -> list[str]:
+def check_aux(names: str, settings: dict, feature_blocks) -> list[str]:
     """Validate loss names, settings and the view block before any training."""
     parts = parse_aux(names)
     known = set(OWN_SETTINGS).union(*(loss_kwargs(p) for p in parts))
@@ -60,7 +60,7 @@ def check_aux(names: str, settings: dict, feature_blocks: dict) -> list[str]:
         view = settings.get("view", OWN_SETTINGS["view"])
         if view not in feature_blocks:
             raise ValueError(f"{names} contrasts the graph view with feature block {view!r}, which this "
-                             f"dataset lacks; its blocks: {', '.join(feature_blocks)} (set aux.view=BLOCK)")
+                             f"run lacks; its blocks: {', '.join(feature_blocks)} (set aux.view=BLOCK)")
     return parts
 
 

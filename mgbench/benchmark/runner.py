@@ -21,6 +21,7 @@ from mgbench.registry import ModelSpec
 
 from . import environment as env
 from .auxiliary import AuxObjective, check_aux
+from .fused import FusedInputGNN
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
 from .store import SCHEMA, ResultStore, run_id
 from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
@@ -39,6 +40,7 @@ class RunSpec:
     training: dict = field(default_factory=dict)
     dataset_options: dict = field(default_factory=dict)
     features: str = "default"
+    feature_options: dict = field(default_factory=dict)
     aux_loss: str | None = None
     aux_weight: float = 0.0
     aux_settings: dict = field(default_factory=dict)
@@ -52,17 +54,29 @@ class PreparedRun:
     relation_ids: list[int]
 
 
-class DataCache:
-    """Loads each (dataset, options) once per process and keeps relation views."""
+FEATURE_OPTIONS = ("text_encoder", "image_encoder", "pooling", "profile_scaling", "image_grid")
 
-    def __init__(self, root: str | Path | None = None):
+
+class DataCache:
+    """Loads each (dataset, options, feature recipe) once per process."""
+
+    def __init__(self, root: str | Path | None = None, progress: bool = True):
         self.root = root
+        self.progress = progress
         self._graphs: dict[str, Data] = {}
 
-    def graph(self, name: str, options: dict) -> Data:
-        key = f"{name}:{sorted(options.items())}"
+    def graph(self, name: str, options: dict, features: str = "default", feature_options: dict | None = None) -> Data:
+        key = f"{name}:{sorted(options.items())}:{features}:{sorted((feature_options or {}).items())}"
         if key not in self._graphs:
-            self._graphs[key] = ds.load(name, root=self.root, **options)
+            if features == "default":
+                self._graphs[key] = ds.load(name, root=self.root, **options)
+            else:
+                from mgbench.features import build_features
+
+                base = self.graph(name, options)
+                cache_dir = Path(self.root or ds.default_root()) / "features"
+                self._graphs[key] = build_features(base, features, cache=cache_dir, progress=self.progress,
+                                                   **(feature_options or {}))
         return self._graphs[key]
 
 
@@ -70,6 +84,31 @@ def relation_names_of(name: str, options: dict, cache: DataCache) -> list[str]:
     if name.startswith("mgtab"):
         return list(ds.MGTAB_RELATIONS)
     return list(cache.graph(name, options).relation_names)
+
+
+def check_features(spec: RunSpec, cache: DataCache) -> dict:
+    """Validate the feature recipe and its options; return the options to record."""
+    from mgbench.features import RECIPES
+
+    if spec.features == "default":
+        if spec.feature_options:
+            raise ValueError("feature options need a feature recipe (--features profile+text, ...)")
+        return {}
+    if spec.features not in RECIPES:
+        raise ValueError(f"unknown feature recipe {spec.features!r}; available: default, {', '.join(RECIPES)}")
+    unknown = sorted(set(spec.feature_options) - set(FEATURE_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown feature option(s) {', '.join(unknown)}; available: {', '.join(FEATURE_OPTIONS)}")
+    return dict(sorted(spec.feature_options.items()))
+
+
+def _blocks_after_recipe(spec: RunSpec, cache: DataCache) -> list[str]:
+    """Names of the feature blocks a run's model will see (recipes make ``text`` / ``image``)."""
+    recipe_blocks = {"profile": ["profile"], "profile+text": ["profile", "text"], "fused": ["profile", "text"],
+                     "profile+text+image": ["profile", "text", "image"]}
+    if spec.features in recipe_blocks:
+        return recipe_blocks[spec.features]
+    return list(cache.graph(spec.dataset, spec.dataset_options).feature_blocks)
 
 
 def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
@@ -80,6 +119,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     if spec.protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {spec.protocol!r}; available: {', '.join(PROTOCOLS)}")
     rel_names = relation_names_of(spec.dataset, spec.dataset_options, cache)
+    feature_options = check_features(spec, cache)
     rel_ids = ds.parse_relations(spec.relations, rel_names)
     model_spec = resolve_model(spec.model)
     hyper = merge_hyperparameters(model_spec, spec.hyperparameters)
@@ -92,13 +132,16 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         training = {**TrainSettings().__dict__, **spec.training}
         if spec.protocol == "reference":
             training["patience"] = None
+    if spec.features == "fused" and model_spec.kind != "gnn":
+        raise ValueError(f"the fused recipe trains its attention with a GNN; {spec.model!r} is a feature model")
     if spec.aux_loss:
         if model_spec.kind != "gnn":
             raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
-        check_aux(spec.aux_loss, spec.aux_settings, cache.graph(spec.dataset, spec.dataset_options).feature_blocks)
+        check_aux(spec.aux_loss, spec.aux_settings, _blocks_after_recipe(spec, cache))
     definition = {
         "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
         "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
+        "feature_options": feature_options,
         "model": spec.model, "model_kind": model_spec.kind, "hyperparameters": hyper, "training": training,
         "aux_loss": spec.aux_loss or None, "aux_weight": float(spec.aux_weight) if spec.aux_loss else 0.0,
         "aux_settings": dict(sorted(spec.aux_settings.items())) if spec.aux_loss else {},
@@ -112,7 +155,8 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
     """Train and evaluate one prepared run; return its record (not yet stored)."""
     d = run.definition
     task = ds.get_task(d["task"])
-    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"]), run.relation_ids)
+    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"], d["features"], d["feature_options"]),
+                                run.relation_ids)
     y, _ = ds.task_labels(graph, task)
     split = ds.get_split(graph, task, d["seed"])
     env.seed_everything(d["seed"])
@@ -126,10 +170,16 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             result = fit_estimator(estimator, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
             num_parameters = None
         else:
-            model = build_gnn(run.model_spec, d["hyperparameters"], in_channels=graph.num_features,
-                              num_classes=task.num_outputs, num_relations=len(graph.relation_names),
-                              feature_blocks=graph.feature_blocks,
-                              categorical_columns=graph.categorical_columns).to(device)
+            build = lambda in_channels: build_gnn(  # noqa: E731
+                run.model_spec, d["hyperparameters"], in_channels=in_channels, num_classes=task.num_outputs,
+                num_relations=len(graph.relation_names), feature_blocks=graph.feature_blocks,
+                categorical_columns=graph.categorical_columns)
+            if d["features"] == "fused":
+                model = FusedInputGNN(build, graph.num_features, graph.feature_blocks["text"],
+                                      graph.image_spatial, graph.has_image)
+            else:
+                model = build(graph.num_features)
+            model = model.to(device)
             num_parameters = sum(p.numel() for p in model.parameters())
             settings = TrainSettings(**{k: v for k, v in d["training"].items() if v is not None})
             if d["protocol"] == "reference":
@@ -180,7 +230,7 @@ def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | No
           progress: bool = True) -> list[dict]:
     """Prepare every run first (so a bad one fails before any training), then run
     those of this shard whose record is not stored yet. Returns the new records."""
-    cache = DataCache(root)
+    cache = DataCache(root, progress=progress)
     dev = env.resolve_device(device)
     prepared = [prepare(s, cache) for s in specs]
     todo = [p for p in prepared if in_shard(p.definition, shard) and not store.has(p.definition)]

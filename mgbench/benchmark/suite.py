@@ -33,7 +33,7 @@ from .runner import RunSpec
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 _KEYS = {"name", "description", "seeds", "datasets", "tasks", "relations", "models", "training", "aux_losses",
-         "aux_weight", "aux_settings", "features", "protocol", "blocks"}
+         "aux_weight", "aux_settings", "features", "feature_options", "protocol", "blocks"}
 
 
 def shipped_suites() -> list[str]:
@@ -90,6 +90,7 @@ def load_suite(ref: str) -> list[RunSpec]:
             specs.append(RunSpec(
                 dataset=dname, task=task, model=mname, relations=rel, seed=seed,
                 dataset_options=dict(dopts.get("options", {})), features=feats,
+                feature_options=dict(conf.get("feature_options", {})) if feats != "default" else {},
                 hyperparameters=dict(mopts.get("set", {})),
                 training=dict(conf.get("training", {})),
                 aux_loss=aux, aux_weight=float(conf.get("aux_weight", 0.1)) if aux else 0.0,
