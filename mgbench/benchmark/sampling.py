@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mgbench.datasets.sampler import Sampler, make_sampler
+from mgbench.datasets.sampler import Sampler, check_fanout, make_sampler
 from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
@@ -49,22 +49,32 @@ class SamplingSettings:
     per_relation: bool = False           # fan-out per relation instead of over all in-edges
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fanout", tuple(int(k) for k in self.fanout))
-        if not self.fanout or any(k == 0 or k < -1 for k in self.fanout):
-            raise ValueError(f"fanout needs one entry per hop, each > 0 or -1 (all), got {list(self.fanout)}")
+        object.__setattr__(self, "fanout", tuple(check_fanout(self.fanout)))
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {self.batch_size}")
 
+    @classmethod
+    def from_dict(cls, options: dict) -> "SamplingSettings":
+        """Settings from a run definition or a suite; unknown keys are an error listing the known."""
+        unknown = sorted(set(options) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown sampling setting(s) {', '.join(unknown)}; "
+                             f"available: {', '.join(cls.__dataclass_fields__)}")
+        return cls(**options)
+
     def to_dict(self) -> dict:
+        """The JSON form stored in a run definition (``fanout`` as a list)."""
         return {**asdict(self), "fanout": list(self.fanout)}
 
 
 def parse_fanout(text: str) -> tuple[int, ...]:
-    """``"10,10"`` -> (10, 10); ``"-1"`` -> (-1,)."""
+    """``"10,10"`` -> (10, 10); ``"all,5"`` or ``"-1,5"`` -> (-1, 5) (``all`` spares the
+    shell user argparse's reading of ``--fanout -1,5`` as an option)."""
     try:
-        return tuple(int(k) for k in text.split(",") if k.strip())
+        return tuple(-1 if k.strip() == "all" else int(k) for k in text.split(",") if k.strip())
     except ValueError:
-        raise ValueError(f"--fanout takes comma-separated integers such as 10,10 (-1: all), got {text!r}") from None
+        raise ValueError(f"--fanout takes comma-separated integers such as 10,10 (all or -1: every "
+                         f"neighbour), got {text!r}") from None
 
 
 @dataclass

@@ -126,18 +126,26 @@ def read_mgtab_large(folder: str | Path, name: str = "mgtab-large") -> Data:
     folder = Path(folder)
     x = _features(folder / "large_features.pt")
     n = x.size(0)
-    parts = []
-    for r in range(len(MGTAB_RELATIONS)):
-        path = folder / f"large_edge_index{r}.pt"
-        ei = load_tensor(path)
+    # ~98 M edges: the files are memory-mapped (io.load_pt) and copied one by one
+    # into preallocated int64 outputs, so no relation is ever held twice.
+    paths = [folder / f"large_edge_index{r}.pt" for r in range(len(MGTAB_RELATIONS))]
+    parts = [load_tensor(path) for path in paths]
+    for path, ei in zip(paths, parts):
         if ei.dim() != 2 or ei.size(0) != 2:
             raise DatasetError(f"{path}: expected shape [2, E], got {tuple(ei.shape)}")
-        if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= n):
+    total = sum(p.size(1) for p in parts)
+    edge_index = torch.empty((2, total), dtype=torch.int64)
+    edge_type = torch.empty(total, dtype=torch.int64)
+    start = 0
+    for r, path in enumerate(paths):
+        stop = start + parts[r].size(1)
+        block = edge_index[:, start:stop]
+        block.copy_(parts[r])
+        parts[r] = None  # unmap the file
+        if block.numel() and (int(block.min()) < 0 or int(block.max()) >= n):
             raise DatasetError(f"{path}: node ids outside [0, {n})")
-        parts.append(ei)
-    edge_type = torch.cat([torch.full((p.size(1),), r, dtype=torch.int64) for r, p in enumerate(parts)])
-    edge_index = torch.cat([p.to(torch.int64) for p in parts], dim=1)
-    del parts
+        edge_type[start:stop] = r
+        start = stop
     labels = {"y_stance": _labels(folder / "labels_stance.pt", n, 3, labelled_first=True),
               "y_bot": _labels(folder / "labels_bot.pt", n, 2, labelled_first=True)}
     return build_graph(

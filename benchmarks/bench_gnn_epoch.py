@@ -1,0 +1,314 @@
+"""Time one full-batch training epoch of the GNN baselines: ours vs the reference-style build.
+
+One epoch = forward, cross-entropy on the training nodes, backward, AdamW step
+(lr 1e-3, weight decay 5e-4, as the MGTAB scripts). Each (model, relations,
+implementation) runs in a fresh subprocess, so that timings do not share
+allocator state and the peak memory is that measurement's alone: the child
+notes its resident memory with data and model loaded, resets the kernel's
+high-water mark (``/proc/self/clear_refs``), runs one warm-up epoch (which
+builds our cached operators, so its time is reported apart) and ``--repeats``
+timed epochs, and reports the median and the high-water mark above that base.
+
+The floor of a model is what its epoch would take if every kernel ran at the
+machine's measured peak: dense-matmul FLOPs (forward plus backward, counted
+analytically) and sparse-product FLOPs (``2 nnz width`` each) at the speed of a
+large float32 matmul, plus the bytes each kernel must read and write once
+(operands, results, CSR indices, optimizer state) at the bandwidth of a large
+tensor copy. It ignores what a real kernel cannot avoid (cache misses of
+row gathers, thread start-up, Python), so ``ours / floor`` says how much of
+the machine an epoch leaves unused.
+
+Adding a model: put ``name: (our_class, reference_class, hyperparameters)`` in
+:data:`MODELS` and, for a floor, ``name: cost_function`` in :data:`COSTS`
+(see :func:`_rgcn_cost`); models without one print ``n/a``.
+
+    python benchmarks/bench_gnn_epoch.py                      # full MGTAB size, 7 and 2 relations
+    python benchmarks/bench_gnn_epoch.py --quick --models gcn --relations all
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn, sparse
+from mgbench.baselines import gat, hgt, reference_attention, rgt, simple_hgn
+from mgbench.datasets import get_split, load, select_relations
+
+DEFAULTS = {"hidden_channels": 256, "dropout": 0.3}
+
+#: name -> (our class, reference-style class, hyperparameters)
+MODELS: dict[str, tuple[type, type, dict]] = {
+    "gcn": (gcn.GCN, reference.ReferenceGCN, DEFAULTS),
+    "graphsage": (graphsage.GraphSAGE, reference.ReferenceGraphSAGE, DEFAULTS),
+    "rgcn": (rgcn.RGCN, reference.ReferenceRGCN, DEFAULTS),
+    "botrgcn": (botrgcn.BotRGCN, reference.ReferenceBotRGCN, DEFAULTS),
+    # the attention family, at their registered (MGTAB-script) defaults
+    "gat": (gat.GAT, reference_attention.ReferenceGAT, {"hidden_channels": 256, "heads": 8, "dropout": 0.3}),
+    "hgt": (hgt.HGT, reference_attention.ReferenceHGT,
+            {"hidden_channels": 256, "linear_channels": 128, "out_channels": 32, "heads": 1, "dropout": 0.3}),
+    "simple-hgn": (simple_hgn.SimpleHGN, reference_attention.ReferenceSimpleHGN,
+                   {"hidden_channels": 256, "linear_channels": 128, "out_channels": 32, "rel_dim": 200,
+                    "beta": 0.05, "dropout": 0.5}),
+    "rgt": (rgt.RGT, reference_attention.ReferenceRGT,
+            {"hidden_channels": 128, "out_channels": 64, "heads": 4, "semantic_heads": 4, "dropout": 0.5}),
+}
+
+F32 = 4  # bytes
+
+
+@dataclass
+class Cost:
+    """FLOPs and compulsory bytes of one epoch, accumulated kernel by kernel."""
+
+    flops: float = 0.0
+    bytes: float = 0.0
+
+    def linear(self, rows: int, fin: int, fout: int, input_grad: bool = True) -> None:
+        """``y = x W + b``: forward, weight gradient, and input gradient when needed."""
+        passes = 3 if input_grad else 2
+        self.flops += passes * 2.0 * rows * fin * fout
+        self.bytes += passes * F32 * (rows * fin + fin * fout + rows * fout)
+
+    def spmm(self, nnz: int, rows_out: int, rows_in: int, width: int) -> None:
+        """One CSR product ``[rows_out, rows_in] @ [rows_in, width]`` and its transpose in backward."""
+        self.flops += 2 * 2.0 * nnz * width
+        self.bytes += F32 * (2 * 2 * nnz + rows_out + rows_in + 2 + 2 * (rows_in + rows_out) * width)
+
+    def elementwise(self, numel: int) -> None:
+        """An activation or dropout: forward reads and writes, backward reads two and writes one."""
+        self.bytes += 5 * F32 * numel
+
+    def optimizer(self, params: int) -> None:
+        """AdamW: read parameter, gradient and two moments, write three."""
+        self.flops += 12.0 * params
+        self.bytes += 7 * F32 * params
+
+
+@dataclass(frozen=True)
+class Shape:
+    nodes: int
+    features: int
+    hidden: int
+    classes: int
+    relations: int
+    nnz: dict[str, int]          # stored entries of the operators: "gcn", "mean", "relational"
+    params: int
+    encoder: tuple[tuple[int, int], ...] = ()   # BotRGCN: (in, out) per feature-group encoder
+
+
+def _two_layer_cost(s: Shape, nnz: int, slots: int) -> Cost:
+    cost = Cost()
+    n, h = s.nodes, s.hidden
+    cost.linear(n, s.features, h, input_grad=False)
+    cost.elementwise(n * h)
+    for _ in range(2):
+        cost.linear(n, h, slots * h)
+        cost.spmm(nnz, n, slots * n, h)
+    cost.elementwise(2 * n * h)  # ReLU + dropout
+    cost.linear(n, h, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
+def _gcn_cost(s: Shape) -> Cost:
+    return _two_layer_cost(s, s.nnz["gcn"], 1)
+
+
+def _sage_cost(s: Shape) -> Cost:
+    return _two_layer_cost(s, s.nnz["mean"], 2)
+
+
+def _rgcn_cost(s: Shape) -> Cost:
+    return _two_layer_cost(s, s.nnz["relational"], s.relations + 1)
+
+
+def _botrgcn_cost(s: Shape) -> Cost:
+    cost = Cost()
+    n, h = s.nodes, s.hidden
+    for fin, fout in s.encoder:
+        cost.linear(n, fin, fout, input_grad=False)
+    cost.elementwise(2 * n * h)  # encoder + input LeakyReLU
+    cost.linear(n, h, h)
+    for _ in range(2):
+        cost.linear(n, h, (s.relations + 1) * h)
+        cost.spmm(s.nnz["relational"], n, (s.relations + 1) * n, h)
+    cost.elementwise(2 * n * h)  # dropout + output LeakyReLU
+    cost.linear(n, h, h)
+    cost.linear(n, h, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
+#: name -> epoch cost model, for the floor
+COSTS: dict[str, Callable[[Shape], Cost]] = {
+    "gcn": _gcn_cost, "graphsage": _sage_cost, "rgcn": _rgcn_cost, "botrgcn": _botrgcn_cost,
+}
+
+
+# ---------------------------------------------------------------- machine
+
+def _best(fn: Callable[[], object], repeats: int = 5) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def measure_machine() -> tuple[float, float]:
+    """Peak float32 matmul FLOP/s (2048^3) and copy bandwidth in bytes/s (256 MB, preallocated)."""
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    flops = 2 * 2048**3 / _best(lambda: a @ b)
+    src = torch.randn(64 * 2**20)
+    dst = torch.empty_like(src)
+    bandwidth = 2 * src.numel() * F32 / _best(lambda: dst.copy_(src))
+    return flops, bandwidth
+
+
+# ---------------------------------------------------------------- child: one measurement
+
+def _memory_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _build(cls: type, graph: dict, hyperparameters: dict) -> torch.nn.Module:
+    """Construct like the runner: pass ``feature_blocks``/``categorical_columns`` when named."""
+    params = inspect.signature(cls).parameters
+    extra = {k: graph[k] for k in ("feature_blocks", "categorical_columns") if k in params}
+    return cls(graph["x"].size(1), 2, graph["num_relations"], **hyperparameters, **extra)
+
+
+def run_child(job: dict) -> dict:
+    graph = torch.load(job["graph"], weights_only=True)
+    ours, ref, hyperparameters = MODELS[job["model"]]
+    torch.manual_seed(0)
+    model = _build(ours if job["impl"] == "ours" else ref, graph, hyperparameters)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=5e-4)
+    x, edge_index, edge_type, y, train = (graph[k] for k in ("x", "edge_index", "edge_type", "y", "train"))
+
+    def epoch() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x, edge_index, edge_type)[train], y[train]).backward()
+        optimizer.step()
+
+    base_kb = _memory_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
+    start = time.perf_counter()
+    epoch()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(job["repeats"]):
+        start = time.perf_counter()
+        epoch()
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times), "first": first,
+            "peak_mb": (_memory_kb("VmHWM") - base_kb) / 1024}
+
+
+# ---------------------------------------------------------------- parent
+
+def _save_graph(data, relations: str, folder: Path) -> tuple[Path, dict]:
+    sub = select_relations(data, relations)
+    split = get_split(sub, "bot", seed=0)
+    graph = {"x": sub.x, "edge_index": sub.edge_index, "edge_type": sub.edge_type, "y": sub.y_bot,
+             "train": split.train, "num_relations": len(sub.relation_names),
+             "feature_blocks": dict(sub.feature_blocks), "categorical_columns": list(sub.categorical_columns)}
+    path = folder / f"graph-{relations.replace(',', '+')}.pt"
+    torch.save(graph, path)
+    n, r = sub.num_nodes, len(sub.relation_names)
+    nnz = {"gcn": sparse.build_gcn_operator(sub.edge_index, n).matrix.values().numel(),
+           "mean": sparse.build_mean_operator(sub.edge_index, n).matrix.values().numel(),
+           "relational": sparse.build_mean_operator(sub.edge_index, n, sub.edge_type, r).matrix.values().numel()}
+    return path, {"graph": graph, "nnz": nnz}
+
+
+def _shape(name: str, info: dict) -> Shape:
+    graph = info["graph"]
+    model = _build(MODELS[name][0], graph, MODELS[name][2])
+    encoder = tuple((m[0].in_features, m[0].out_features) for m in model.encoder.encoders.values()) \
+        if name == "botrgcn" else ()
+    return Shape(nodes=graph["x"].size(0), features=graph["x"].size(1),
+                 hidden=MODELS[name][2]["hidden_channels"], classes=2, relations=graph["num_relations"],
+                 nnz=info["nnz"], params=sum(p.numel() for p in model.parameters()), encoder=encoder)
+
+
+def _measure(job: dict) -> dict | None:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)],
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        print(f"  {job['model']}/{job['impl']} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS), help=f"comma list of {', '.join(MODELS)}")
+    parser.add_argument("--relations", nargs="+", default=["all", "followers,friends"],
+                        help="relation selections, each 'all' or a comma list")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1,000-node graph, 1 repeat")
+    parser.add_argument("--root", default=None, help="dataset root (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(json.loads(args.child))))
+        return
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; available: {', '.join(MODELS)}")
+    repeats = 1 if args.quick else args.repeats
+    options = {"num_nodes": 1000} if args.quick else {}
+    data = load("mgtab-synthetic", root=args.root, **options)
+    peak_flops, bandwidth = measure_machine()
+    print(f"mgtab-synthetic: {data.num_nodes} nodes, {data.edge_index.size(1)} edges, {data.x.size(1)} features; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
+          f"{os.getloadavg()[0]:.1f}; matmul {peak_flops / 1e9:.0f} GFLOP/s, copy {bandwidth / 1e9:.1f} GB/s; "
+          f"median of {repeats} epochs after 1 warm-up")
+    print(f"{'model':<10} {'relations':<18} {'ours s':>7} {'ref s':>7} {'speed-up':>8} {'ours MB':>8} "
+          f"{'ref MB':>7} {'floor s':>8} {'ours/floor':>10} {'1st ours s':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for relations in args.relations:
+            path, info = _save_graph(data, relations, Path(tmp))
+            for name in models:
+                job = {"model": name, "graph": str(path), "repeats": repeats}
+                ours = _measure({**job, "impl": "ours"}) or {}
+                ref = _measure({**job, "impl": "reference"}) or {}
+                floor = None
+                if name in COSTS:
+                    cost = COSTS[name](_shape(name, info))
+                    floor = cost.flops / peak_flops + cost.bytes / bandwidth
+                o, r = ours.get("seconds"), ref.get("seconds")
+                print(f"{name:<10} {relations:<18} {_cell(o, '.3f'):>7} {_cell(r, '.3f'):>7} "
+                      f"{_cell(r / o if o and r else None, '.1f', 'x'):>8} {_cell(ours.get('peak_mb'), '.0f'):>8} "
+                      f"{_cell(ref.get('peak_mb'), '.0f'):>7} {_cell(floor, '.3f'):>8} "
+                      f"{_cell(o / floor if o and floor else None, '.2f'):>10} {_cell(ours.get('first'), '.2f'):>10}",
+                      flush=True)
+
+
+def _cell(value: float | None, spec: str, suffix: str = "") -> str:
+    return "n/a" if value is None else format(value, spec) + suffix
+
+if __name__ == "__main__":
+    main()

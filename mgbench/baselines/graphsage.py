@@ -1,0 +1,71 @@
+"""GraphSAGE-mean (Hamilton et al., NeurIPS 2017) in the MGTAB baseline frame, with cached CSR products."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn.dense.linear import Linear
+
+from mgbench.registry import register_model
+
+from .sparse import mean_operator, transform_aggregate
+
+
+class CSRSAGEConv(nn.Module):
+    """The function of PyG's ``SAGEConv`` (mean aggregation, root weight, no normalisation).
+
+    ``out_i = W_l mean_{j in N(i)} x_j + b + W_r x_i``: one cached operator with
+    two slots (the neighbour mean and the identity), one matmul with
+    ``[W_l^T | W_r^T]``, one sparse product. Parameters carry ``SAGEConv``'s names, shapes and
+    initialisation (``lin_l`` with bias, ``lin_r`` without).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.lin_l = Linear(in_channels, out_channels, bias=True)
+        self.lin_r = Linear(in_channels, out_channels, bias=False)
+
+    def reset_parameters(self) -> None:
+        self.lin_l.reset_parameters()
+        self.lin_r.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+        op = mean_operator(edge_index, x.size(0), dtype=x.dtype)
+        weight = torch.cat([self.lin_l.weight.t(), self.lin_r.weight.t()], dim=1)
+        return transform_aggregate(x, op, weight, self.lin_l.bias)
+
+
+@register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+class GraphSAGE(nn.Module):
+    """GraphSAGE-mean: input Linear+LeakyReLU, two SAGE layers, Linear classifier (relations merged).
+
+    Frame of the MGTAB reference (``models.SAGE``); as the paper's layer
+    ``h = sigma(W [h_self, mean h_N])`` prescribes, a ReLU follows the first
+    graph layer (the reference has no nonlinearity between its two layers).
+    The second layer's output is the embedding fed to the classifier; the
+    paper's optional L2 normalisation is off, as in the reference. Relations
+    are ignored (``num_relations`` is accepted for the common GNN contract).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
+                 hidden_channels: int = 256, dropout: float = 0.3):
+        super().__init__()
+        self.dropout = dropout
+        self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
+        self.conv1 = CSRSAGEConv(hidden_channels, hidden_channels)
+        self.conv2 = CSRSAGEConv(hidden_channels, hidden_channels)
+        self.classifier = nn.Linear(hidden_channels, num_classes)
+
+    def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
+        """Node embeddings: the classifier's input."""
+        h = F.relu(self.conv1(self.input(x), edge_index))
+        h = F.dropout(h, p=self.dropout, training=self.training)
+        return self.conv2(h, edge_index)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
+        return self.classifier(self.embed(x, edge_index, edge_type))
+
+    def load_reference_state(self, reference: nn.Module) -> None:
+        """Copy the weights of a :class:`.reference.ReferenceGraphSAGE` (same parameter names)."""
+        self.load_state_dict(reference.state_dict())
