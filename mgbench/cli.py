@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -101,13 +102,20 @@ def cmd_models(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from mgbench.benchmark import ResultStore, RunSpec, load_suite, sweep
+    from mgbench.benchmark import ResultStore, RunSpec, distributed, load_suite, sweep
     from mgbench.benchmark.runner import parse_shard
+    from mgbench.benchmark.sampling import parse_fanout
     from mgbench.benchmark.train import TrainSettings
     from mgbench.datasets import parse_seeds
 
+    sampling = {}
+    if args.sampled or args.distributed:
+        sampling = {"fanout": list(parse_fanout(args.fanout)), "batch_size": args.batch_size,
+                    "per_relation": args.per_relation}
     if args.suite:
         specs = load_suite(args.suite)
+        if sampling:
+            specs = [replace(s, sampling=sampling) for s in specs]
         if args.dataset:  # run a suite on another dataset, e.g. `--suite mgtab --dataset mgtab-synthetic`
             options = _dataset_options(args)
             specs = [replace(s, dataset=args.dataset, dataset_options=options) for s in specs]
@@ -123,11 +131,14 @@ def cmd_run(args) -> None:
                          dataset_options=_dataset_options(args), features=args.features,
                          feature_options=_key_values(args.feature_option, "--feature-option"),
                          aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
-                         aux_settings=aux_settings, protocol=args.protocol)
+                         aux_settings=aux_settings, protocol=args.protocol, sampling=sampling)
                  for seed in parse_seeds(args.seeds)]
     store = ResultStore(args.results)
-    records = sweep(specs, store, root=args.root, device=args.device, amp=args.amp,
-                    shard=parse_shard(args.shard), progress=not args.quiet)
+    with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
+        records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
+                        shard=parse_shard(args.shard), progress=not args.quiet, sampler=args.sampler)
+        if not distributed.is_main():
+            return
     skipped = len(specs) - len(records)
     for r in records:
         d, m = r["definition"], r["metrics"]["test"]
@@ -199,6 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--sampled", action="store_true",
+                   help="GNNs train on mini-batches of sampled neighbourhoods (MGTAB-large and other big graphs)")
+    p.add_argument("--fanout", default="10,10",
+                   help="with --sampled: neighbours per hop, one entry per GNN layer (all: every neighbour)")
+    p.add_argument("--batch-size", type=int, default=1024, help="with --sampled: seeds per (global) mini-batch")
+    p.add_argument("--per-relation", action="store_true", help="with --sampled: the fan-out applies per relation")
+    p.add_argument("--sampler", default="auto", choices=["auto", "pyg", "torch"],
+                   help="neighbour sampler: PyG's (needs mgbench[large]), the built-in one, or auto")
+    p.add_argument("--distributed", action="store_true",
+                   help="under torchrun: one model over all processes (DDP, NCCL on GPUs, gloo on CPUs); "
+                        "implies --sampled")
     data_args(p, name=False)
     p.set_defaults(func=cmd_run)
 

@@ -19,10 +19,12 @@ from tqdm.auto import tqdm
 from mgbench import datasets as ds
 from mgbench.registry import ModelSpec
 
+from . import distributed
 from . import environment as env
 from .auxiliary import AuxObjective, check_aux
 from .fused import FusedInputGNN
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
+from .sampling import SamplingSettings, fit_gnn_sampled
 from .store import SCHEMA, ResultStore, run_id
 from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
 
@@ -45,6 +47,7 @@ class RunSpec:
     aux_weight: float = 0.0
     aux_settings: dict = field(default_factory=dict)
     protocol: str = "standard"
+    sampling: dict = field(default_factory=dict)  # {} full-batch; else SamplingSettings fields
 
 
 @dataclass
@@ -138,6 +141,12 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         if model_spec.kind != "gnn":
             raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
         check_aux(spec.aux_loss, spec.aux_settings, _blocks_after_recipe(spec, cache))
+    sampling: dict[str, Any] = {}  # like training settings, sampling applies to GNNs only
+    if spec.sampling and model_spec.kind == "gnn":
+        if spec.aux_loss or spec.features == "fused":
+            raise ValueError("--sampled trains on subgraphs; auxiliary losses and the fused recipe need the "
+                             "whole graph")
+        sampling = SamplingSettings.from_dict(spec.sampling).to_dict()
     definition = {
         "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
         "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
@@ -147,11 +156,13 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         "aux_settings": dict(sorted(spec.aux_settings.items())) if spec.aux_loss else {},
         "protocol": spec.protocol, "seed": int(spec.seed),
     }
+    if sampling:  # only then, so that full-batch runs keep their run ids
+        definition["sampling"] = sampling
     return PreparedRun(definition, model_spec, rel_ids)
 
 
 def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
-            progress: bool = True) -> dict:
+            progress: bool = True, sampler: str = "auto") -> dict:
     """Train and evaluate one prepared run; return its record (not yet stored)."""
     d = run.definition
     task = ds.get_task(d["task"])
@@ -190,9 +201,14 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
                                    embedding_dim=embedding_module(model).in_features, labels=y,
                                    multilabel=task.multilabel, num_outputs=task.num_outputs, x=graph.x,
                                    feature_blocks=graph.feature_blocks, seed=d["seed"]).to(device)
-            result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device), graph.edge_type.to(device),
-                             y.to(device), split, task, settings, protocol=d["protocol"], aux=aux, amp=amp,
-                             progress=progress)
+            if d.get("sampling"):
+                result = fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, y, split, task, settings,
+                                         SamplingSettings.from_dict(d["sampling"]), seed=d["seed"],
+                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress)
+            else:
+                result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
+                                 graph.edge_type.to(device), y.to(device), split, task, settings,
+                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress)
         train_time = time.perf_counter() - start
     return {
         "schema": SCHEMA, "run_id": run_id(d), "definition": d,
@@ -201,6 +217,8 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
         "train_time_s": round(train_time, 3), "peak_memory_mb": mem.peak_mb, "num_parameters": num_parameters,
         "versions": env.versions(), "git_commit": env.git_commit(), "hardware": env.hardware(device),
         "timestamp": env.timestamp(),
+        **({"sampler": result.sampler, "train_seeds_per_s": result.seeds_per_s,
+            "world_size": distributed.world_size()} if d.get("sampling") else {}),
     }
 
 
@@ -227,16 +245,20 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | None = None,
           device: str = "auto", amp: bool = False, shard: tuple[int, int] | None = None,
-          progress: bool = True) -> list[dict]:
+          progress: bool = True, sampler: str = "auto") -> list[dict]:
     """Prepare every run first (so a bad one fails before any training), then run
     those of this shard whose record is not stored yet. Returns the new records."""
     cache = DataCache(root, progress=progress)
     dev = env.resolve_device(device)
     prepared = [prepare(s, cache) for s in specs]
     todo = [p for p in prepared if in_shard(p.definition, shard) and not store.has(p.definition)]
+    wanted = set(distributed.broadcast_object([run_id(p.definition) for p in todo]))  # torchrun: rank 0's list
+    todo = [p for p in prepared if run_id(p.definition) in wanted]
+    progress = progress and distributed.is_main()
     records = []
     for run in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
-        record = execute(run, cache, dev, amp=amp, progress=progress)
-        store.write(record)
+        record = execute(run, cache, dev, amp=amp, progress=progress, sampler=sampler)
+        if distributed.is_main():
+            store.write(record)
         records.append(record)
     return records

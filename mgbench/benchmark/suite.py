@@ -33,7 +33,7 @@ from .runner import RunSpec
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 _KEYS = {"name", "description", "seeds", "datasets", "tasks", "relations", "models", "training", "aux_losses",
-         "aux_weight", "aux_settings", "features", "feature_options", "protocol", "blocks"}
+         "aux_weight", "aux_settings", "features", "feature_options", "protocol", "sampling", "blocks"}
 
 
 def shipped_suites() -> list[str]:
@@ -95,5 +95,5 @@ def load_suite(ref: str) -> list[RunSpec]:
                 training=dict(conf.get("training", {})),
                 aux_loss=aux, aux_weight=float(conf.get("aux_weight", 0.1)) if aux else 0.0,
                 aux_settings=dict(conf.get("aux_settings", {})) if aux else {},
-                protocol=conf.get("protocol", "standard")))
+                protocol=conf.get("protocol", "standard"), sampling=dict(conf.get("sampling", {}))))
     return specs

@@ -1,17 +1,23 @@
 """Neighbour sampling for mini-batch GNN training on graphs too big for full-batch.
 
-Two interchangeable backends draw the same distribution: for every node to
-expand, ``min(fanout, in-degree)`` of its incoming edges uniformly without
-replacement (``fanout = -1``: all of them), hop after hop; a node is expanded
-once, at the first hop that reaches it; the subgraph holds the sampled edges
-only (PyG's ``directional`` subgraph), seeds first.
+The distribution: for every node to expand, ``min(fanout, in-degree)`` of its
+incoming edges uniformly without replacement (``fanout = -1``: all of them),
+hop after hop; a node is expanded once, at the first hop that reaches it; the
+subgraph holds the sampled edges only (PyG's ``directional`` subgraph), seeds
+first. Two backends:
 
+- ``torch`` (the default): :class:`TorchNeighborSampler`, vectorised pure
+  torch, no compiled extension (CI installs none). Its CSC arrays are int32
+  where ids fit, half the memory of PyG's int64 ones, and it can apply the
+  fan-out per relation. On a 98 M-edge graph it sampled ~3x faster than
+  torch-sparse (benchmarks/bench_large.py).
 - ``pyg``: PyG's :class:`~torch_geometric.sampler.NeighborSampler` (the engine
-  of ``NeighborLoader``), which needs ``torch-sparse`` or ``pyg-lib``
-  (``pip install mgbench[large]``).
-- ``torch``: :class:`TorchNeighborSampler`, vectorised pure torch, for
-  installs without either (CI). It keeps its CSC arrays in int32 where ids
-  fit, halving their memory on MGTAB-large, and can sample per relation.
+  of ``NeighborLoader``) over ``pyg-lib`` or ``torch-sparse``. ``auto`` takes
+  it only with pyg-lib: torch-sparse 0.6.18 (the latest release) draws
+  without replacement with an off-by-one Floyd's algorithm, so its subsets
+  are not uniform and, for fan-out 1, the last neighbour in CSC order is
+  never drawn (rusty1s/pytorch_sparse#385). Ask for it explicitly only to
+  reproduce results of PyG code that used it.
 
 Both take their randomness from an explicit ``torch.Generator``, so a run is
 reproducible without touching the global RNG (dropout keeps its own stream).
@@ -19,6 +25,7 @@ reproducible without touching the global RNG (dropout keeps its own stream).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -44,11 +51,13 @@ class Sampler(Protocol):
     def sample(self, seeds: Tensor, generator: torch.Generator) -> SampledSubgraph: ...
 
 
-def pyg_available() -> bool:
-    """Whether PyG's compiled neighbour sampler (torch-sparse or pyg-lib) is installed."""
+def pyg_engine() -> str | None:
+    """The extension PyG's neighbour sampler would run on: ``pyg-lib``, ``torch-sparse`` or None."""
     import torch_geometric.typing as pyg_typing
 
-    return bool(pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE)
+    if pyg_typing.WITH_PYG_LIB:
+        return "pyg-lib"
+    return "torch-sparse" if pyg_typing.WITH_TORCH_SPARSE else None
 
 
 def check_fanout(fanout: Sequence[int]) -> list[int]:
@@ -61,18 +70,23 @@ def check_fanout(fanout: Sequence[int]) -> list[int]:
 
 def make_sampler(edge_index: Tensor, num_nodes: int, fanout: Sequence[int], *, backend: str = "auto",
                  edge_type: Tensor | None = None, num_relations: int = 1, per_relation: bool = False) -> Sampler:
-    """The sampler for ``backend``: ``auto`` takes PyG's when installed (and not
-    ``per_relation``, which only the torch sampler does on a homogeneous graph)."""
+    """The sampler for ``backend``: ``auto`` takes PyG's on pyg-lib (and not
+    ``per_relation``, which only the torch sampler does on a homogeneous graph),
+    else the torch one."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown sampler backend {backend!r}; available: {', '.join(BACKENDS)}")
     fanout = check_fanout(fanout)
+    engine = pyg_engine()
     if backend == "auto":
-        backend = "pyg" if pyg_available() and not per_relation else "torch"
+        backend = "pyg" if engine == "pyg-lib" and not per_relation else "torch"
     if backend == "pyg":
         if per_relation:
             raise ValueError("per-relation sampling needs the torch sampler (backend='torch')")
-        if not pyg_available():
-            raise ValueError("sampler backend 'pyg' needs torch-sparse or pyg-lib: pip install 'mgbench[large]'")
+        if engine is None:
+            raise ValueError("sampler backend 'pyg' needs pyg-lib or torch-sparse (pip install 'mgbench[large]')")
+        if engine == "torch-sparse":
+            warnings.warn("torch-sparse's neighbour sampler does not draw uniform subsets "
+                          "(rusty1s/pytorch_sparse#385); backend='torch' does", stacklevel=2)
         return PygNeighborSampler(edge_index, num_nodes, fanout)
     return TorchNeighborSampler(edge_index, num_nodes, fanout, edge_type=edge_type,
                                 num_relations=num_relations if per_relation else 1)
@@ -81,8 +95,8 @@ def make_sampler(edge_index: Tensor, num_nodes: int, fanout: Sequence[int], *, b
 class PygNeighborSampler:
     """PyG's compiled sampler behind the :class:`Sampler` interface.
 
-    torch-sparse draws from torch's global generator, so each call seeds a
-    forked copy of it from ``generator``; the caller's global stream is untouched.
+    It draws from torch's global generator, so each call seeds a forked copy
+    of it from ``generator``; the caller's global stream is untouched.
     """
 
     name = "pyg"
