@@ -213,6 +213,19 @@ def test_graph_without_edges():
         assert out.shape == (5, 2) and torch.isfinite(out).all(), name
 
 
+@pytest.mark.parametrize("name", list(FAST_AND_REFERENCE))
+def test_runs_under_bfloat16_autocast(graph_cases, name):
+    """The runner's ``--amp``: the sparse kernels take float32, the rest runs in bfloat16."""
+    x, edge_index, edge_type, num_relations = graph_cases[("mention,url", True)]
+    fast_cls, _, hyper = FAST_AND_REFERENCE[name]
+    model = fast_cls(x.size(1), 2, num_relations, **hyper).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x.float(), edge_index, edge_type)
+    out.float().sum().backward()
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 def test_bad_graphs_are_rejected():
     model = hgt.HGT(12, 2, 2, hidden_channels=8, linear_channels=4, out_channels=4)
     x, edge_index = torch.randn(5, 12), torch.tensor([[0, 1], [1, 2]])

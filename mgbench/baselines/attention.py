@@ -128,10 +128,6 @@ class SparsePattern:
         row = self.row.to(i64).unsqueeze(1)  # [nnz, 1]
         entry = torch.arange(self.nnz, device=crow.device, dtype=i64).unsqueeze(1)
 
-        def position(e: Tensor, r: Tensor) -> Tensor:
-            """Where entry ``e`` (in row ``r``) of head ``h`` lands: its new row's start + its offset in the row."""
-            return heads * start[r] + head * count[r] + (e - start[r])
-
         def scatter(index: Tensor, values: Tensor, to: torch.dtype = dtype) -> Tensor:
             return torch.empty(index.numel(), dtype=to, device=index.device).index_put_(
                 (index.reshape(-1),), values.reshape(-1).to(to))
@@ -140,12 +136,12 @@ class SparsePattern:
                               crow[-1:] * heads])
         col = self.col.unsqueeze(1)
         new_col = col.expand(-1, heads) if shared_columns else col * heads + head
-        where = position(entry, row)
+        # where entry e (in row r) of head h lands: its new row's start + its offset in the row
+        where = heads * start[row] + head * count[row] + (entry - start[row])  # [nnz, H]
         new_col, new_row = scatter(where, new_col, i64), scatter(where, row * heads + head)
 
-        t_col, t_perm = self.t_col.to(i64).unsqueeze(1), self.t_perm.to(i64).unsqueeze(1)
-        target = position(t_perm, t_col)  # the new entry each transposed entry points to
-        new_t_col = t_col * heads + head
+        target = where.index_select(0, self.t_perm)  # the new entry each transposed entry points to
+        new_t_col = self.t_col.to(i64).unsqueeze(1) * heads + head
         if shared_columns:
             # Column j collects its entries of every head, interleaved (rows i*H + h ascend;
             # a multi-edge's copies may interleave by head, which no kernel minds).
@@ -197,6 +193,14 @@ def sddmm_raw(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
 
 # -- differentiable operations -----------------------------------------------------------------
 
+def _full_precision(*tensors: Tensor) -> tuple[Tensor, ...]:
+    """float32 for half-precision operands (autocast): the sparse kernels take float32/float64 only.
+
+    The casts are differentiable, so gradients flow back in the operands' own dtypes.
+    """
+    return tuple(t.float() if t.dtype in (torch.float16, torch.bfloat16) else t for t in tensors)
+
+
 class _SpMM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pattern: SparsePattern, values: Tensor, x: Tensor) -> Tensor:
@@ -216,7 +220,7 @@ class _SpMM(torch.autograd.Function):
 
 def spmm(pattern: SparsePattern, values: Tensor, x: Tensor) -> Tensor:
     """Differentiable ``A @ x``: ``out[i] = sum_{e in row i} values[e] * x[col[e]]``."""
-    return _SpMM.apply(pattern, values, x)
+    return _SpMM.apply(pattern, *_full_precision(values, x))
 
 
 class _SDDMM(torch.autograd.Function):
@@ -238,7 +242,7 @@ class _SDDMM(torch.autograd.Function):
 
 def sddmm(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
     """Differentiable per-entry dot products ``<a[row_e], b[col_e]>`` ``[nnz]``."""
-    return _SDDMM.apply(pattern, a, b)
+    return _SDDMM.apply(pattern, *_full_precision(a, b))
 
 
 def _softmax_terms(pattern: SparsePattern, logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -272,7 +276,7 @@ class _SegmentSoftmax(torch.autograd.Function):
 
 def segment_softmax(pattern: SparsePattern, logits: Tensor) -> Tensor:
     """Softmax of the entries of each row (PyG's ``softmax(src, ptr=...)``, with a lean backward)."""
-    return _SegmentSoftmax.apply(pattern, logits)
+    return _SegmentSoftmax.apply(pattern, *_full_precision(logits))
 
 
 class _Attend(torch.autograd.Function):
@@ -317,7 +321,7 @@ def attend(pattern: SparsePattern, logits: Tensor, x: Tensor, dropout: float = 0
     ``softmax(..., ptr)``) and, in training, dropped out like PyG's attention
     dropout. Rows without entries give 0.
     """
-    return _Attend.apply(pattern, logits, x, dropout if training else 0.0)
+    return _Attend.apply(pattern, *_full_precision(logits, x), dropout if training else 0.0)
 
 
 # -- per-graph layouts -------------------------------------------------------------------------
