@@ -136,7 +136,8 @@ def cmd_run(args) -> None:
     store = ResultStore(args.results)
     with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
         records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
-                        shard=parse_shard(args.shard), progress=not args.quiet, sampler=args.sampler)
+                        shard=parse_shard(args.shard), progress=not args.quiet, sampler=args.sampler,
+                        jobs=args.jobs)
         if not distributed.is_main():
             return
     skipped = len(specs) - len(records)
@@ -207,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", default="standard", choices=["standard", "reference"])
     p.add_argument("--results", default=str(DEFAULT_RESULTS))
     p.add_argument("--shard", help="i/n: run only this process's share of the sweep")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="train this many runs side by side, one single-threaded process each (CPU sweeps)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from mgbench.benchmark import ResultStore, RunSpec, compute_metrics, sweep
 from mgbench.cli import main
@@ -82,6 +83,26 @@ def test_shard_union_equals_full_sweep(data_root, tmp_path):
     assert set().union(*shards) == full and sum(map(len, shards)) == len(full) == 8
 
 
+def test_jobs_run_the_same_records_in_worker_processes(data_root, tmp_path):
+    """``--jobs 2``: every run once, each record written whole, numbers equal to a one-thread sweep."""
+    specs = [_spec(m, seed=s, training={"epochs": 5}) for m in ("gcn", "logistic-regression") for s in (0, 1)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting, so the two sweeps do the same arithmetic
+    try:
+        serial = sweep(specs, ResultStore(tmp_path / "serial"), root=data_root, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    parallel = sweep(specs, ResultStore(tmp_path / "jobs"), root=data_root, progress=False, jobs=2)
+    assert sorted(r["run_id"] for r in parallel) == sorted(r["run_id"] for r in serial)
+    stored = {r["run_id"]: r for r in records(tmp_path / "jobs")}
+    assert len(stored) == 4
+    for record in serial:
+        assert stored[record["run_id"]]["metrics"] == record["metrics"]
+    assert sweep(specs, ResultStore(tmp_path / "jobs"), root=data_root, progress=False, jobs=2) == []
+    with pytest.raises(ValueError, match="--jobs"):
+        sweep(specs, ResultStore(tmp_path / "none"), root=data_root, progress=False, jobs=0)
+
+
 SLOW_MODEL = '''
 import time, torch
 class Slow(torch.nn.Module):
@@ -135,6 +156,26 @@ def test_reference_metrics_swap_precision_and_recall():
     assert ours["precision_macro"] == pytest.approx(theirs["recall_macro"])
     assert ours["recall_macro"] == pytest.approx(theirs["precision_macro"])
     assert ours["precision_macro"] != pytest.approx(ours["recall_macro"])
+
+
+
+@pytest.mark.parametrize("task_name", ["stance", "bot", "stance+bot", "topics"])
+@pytest.mark.parametrize("reference", [False, True])
+def test_selection_score_is_the_metric_it_names(task_name, reference):
+    """Training scores each epoch with ``selection_score``: it must equal the full metric."""
+    from mgbench.benchmark.metrics import selection_metric, selection_score
+
+    task = get_task(task_name)
+    rng = np.random.default_rng(3)
+    n, c = 200, task.num_outputs
+    if task.multilabel:
+        y = (rng.random((n, c)) < 0.3).astype(np.int64)
+        proba = rng.random((n, c))
+    else:
+        y = rng.integers(0, c, n)
+        proba = rng.dirichlet(np.ones(c), n)
+    full = compute_metrics(y, proba, task, swap_truth=reference)[selection_metric(task, reference)]
+    assert selection_score(y, proba, task, reference) == pytest.approx(full, abs=1e-12)
 
 
 BROKEN_IMPORT = "import not_a_module_anywhere\n"

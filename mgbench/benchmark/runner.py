@@ -8,6 +8,7 @@ training starts, so a bad request writes no record.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -245,15 +246,31 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | None = None,
           device: str = "auto", amp: bool = False, shard: tuple[int, int] | None = None,
-          progress: bool = True, sampler: str = "auto") -> list[dict]:
+          progress: bool = True, sampler: str = "auto", jobs: int = 1) -> list[dict]:
     """Prepare every run first (so a bad one fails before any training), then run
-    those of this shard whose record is not stored yet. Returns the new records."""
+    those of this shard whose record is not stored yet. Returns the new records.
+
+    ``jobs > 1`` trains in that many worker processes of one thread each, which
+    take the runs from a shared queue: on a small CPU, single-threaded runs side
+    by side finish a sweep sooner than one multi-threaded run after another
+    (small graphs do not keep several threads busy). Each record is still
+    written whole by the process that trained it.
+    """
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    specs = list(specs)
     cache = DataCache(root, progress=progress)
     dev = env.resolve_device(device)
     prepared = [prepare(s, cache) for s in specs]
     todo = [p for p in prepared if in_shard(p.definition, shard) and not store.has(p.definition)]
     wanted = set(distributed.broadcast_object([run_id(p.definition) for p in todo]))  # torchrun: rank 0's list
     todo = [p for p in prepared if run_id(p.definition) in wanted]
+    if jobs > 1:
+        if distributed.world_size() > 1:
+            raise ValueError("--jobs runs independent runs side by side; it does not combine with --distributed")
+        by_id = {run_id(p.definition): s for s, p in zip(specs, prepared)}
+        return _sweep_in_workers([by_id[run_id(p.definition)] for p in todo], store, root=root, device=device,
+                                 amp=amp, sampler=sampler, jobs=jobs, progress=progress)
     progress = progress and distributed.is_main()
     records = []
     for run in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
@@ -261,4 +278,39 @@ def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | No
         if distributed.is_main():
             store.write(record)
         records.append(record)
+    return records
+
+
+_WORKER_CACHE: DataCache | None = None
+
+
+def _start_worker(root: str | Path | None) -> None:
+    global _WORKER_CACHE
+    torch.set_num_threads(1)
+    _WORKER_CACHE = DataCache(root, progress=False)
+
+
+def _run_in_worker(spec: RunSpec, folder: str, device: str, amp: bool, sampler: str) -> dict:
+    run = prepare(spec, _WORKER_CACHE)
+    record = execute(run, _WORKER_CACHE, env.resolve_device(device), amp=amp, progress=False, sampler=sampler)
+    ResultStore(folder).write(record)
+    return record
+
+
+def _sweep_in_workers(specs: list[RunSpec], store: ResultStore, *, root, device: str, amp: bool, sampler: str,
+                      jobs: int, progress: bool) -> list[dict]:
+    """Run ``specs`` in ``jobs`` spawned single-threaded processes; records as they finish."""
+    import multiprocessing
+
+    records = []
+    context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(root,)) as pool:
+        futures = [pool.submit(_run_in_worker, s, str(store.folder), device, amp, sampler) for s in specs]
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
+                records.append(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     return records

@@ -36,8 +36,7 @@ from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
 from . import distributed
-from .metrics import compute_metrics
-from .train import PROTOCOLS, FitResult, TrainSettings, probabilities, task_loss
+from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, task_loss
 
 
 @dataclass(frozen=True)
@@ -140,13 +139,13 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
     bs = sampling.batch_size
 
     best = SampledFitResult(0, {}, {}, 0, sampler=sampler.name)
-    best_score, seen, train_time, loss = -np.inf, 0, 0.0, torch.tensor(float("nan"))
+    selector = EpochSelector(best, task, y_val, y_test, reference)
+    seen, train_time, loss = 0, 0.0, torch.tensor(float("nan"))
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
         if reference:
             model.train()
-            val_p = batches.scores(model, split.val, task, bs, _generator(*eval_seed))
-            val_metrics = compute_metrics(y_val, val_p.numpy(), task, swap_truth=True)
+            val_p = batches.scores(model, split.val, task, bs, _generator(*eval_seed)).numpy()
         trained.train()
         start = time.perf_counter()
         order = split.train[torch.randperm(split.train.numel(), generator=order_gen)]
@@ -167,18 +166,11 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
         model.eval()
         held_out = torch.cat([split.val, split.test])
         p = batches.scores(model, held_out, task, bs, _generator(*eval_seed)).numpy()
-        val_p, test_p = p[: split.val.numel()], p[split.val.numel():]
         if not reference:
-            val_metrics = compute_metrics(y_val, val_p, task)
-        score = val_metrics["subset_accuracy" if task.multilabel and reference else
-                            "accuracy" if reference else "f1_macro"]
-        best.epochs_run = epoch + 1
-        if score > best_score:
-            best_score = score
-            best.best_epoch, best.val = epoch + 1, val_metrics
-            best.test = compute_metrics(y_test, test_p, task, swap_truth=reference)
+            val_p = p[: split.val.numel()]
+        score = selector.update(epoch, val_p, p[split.val.numel():])
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")
-        if not reference and epoch + 1 - best.best_epoch >= settings.patience:
+        if selector.should_stop(settings.patience):
             break
     best.seeds_per_s = round(seen / train_time, 1) if train_time > 0 else 0.0
     return best

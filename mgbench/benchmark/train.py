@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
-from .metrics import compute_metrics
+from .metrics import compute_metrics, selection_score
 
 PROTOCOLS = ("standard", "reference")
 
@@ -51,6 +51,36 @@ class FitResult:
     test: dict
     epochs_run: int
     history: list[dict] = field(default_factory=list)
+
+
+class EpochSelector:
+    """Keep the epoch with the best validation score and its full metrics.
+
+    Every epoch computes just the selection score; the full validation and
+    test metrics are computed only when it improves (they cost more than an
+    epoch of a small model). Early stopping: ``patience`` epochs without
+    improvement, never under ``--protocol reference`` (the MGTAB scripts run
+    every epoch).
+    """
+
+    def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray, reference: bool):
+        self.result, self.task, self.reference = result, task, reference
+        self.y_val, self.y_test = y_val, y_test
+        self.best_score = -np.inf
+
+    def update(self, epoch: int, val_scores: np.ndarray, test_scores: np.ndarray) -> float:
+        """Score epoch ``epoch`` (0-based) from class probabilities; returns the score."""
+        score = selection_score(self.y_val, val_scores, self.task, self.reference)
+        self.result.epochs_run = epoch + 1
+        if score > self.best_score:
+            self.best_score = score
+            self.result.best_epoch = epoch + 1
+            self.result.val = compute_metrics(self.y_val, val_scores, self.task, swap_truth=self.reference)
+            self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.reference)
+        return score
+
+    def should_stop(self, patience: int) -> bool:
+        return not self.reference and self.result.epochs_run - self.result.best_epoch >= patience
 
 
 def embedding_module(model: torch.nn.Module) -> torch.nn.Module:
@@ -115,7 +145,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
 
     best = FitResult(0, {}, {}, 0)
-    best_score = -np.inf
+    selector = EpochSelector(best, task, y_val, y_test, reference)
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -125,8 +155,8 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
             loss = task_loss(logits[train_idx], y[train_idx], task)
             if aux is not None:
                 loss = loss + aux(tap.value, logits, train_idx)
-        if reference:
-            val_metrics = compute_metrics(y_val, probabilities(logits[val_idx], task), task, swap_truth=True)
+        if reference:  # the MGTAB scripts score validation on the training pass, before the step
+            val_scores = probabilities(logits[val_idx], task)
         loss.backward()
         optimizer.step()
 
@@ -134,17 +164,10 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
         with torch.no_grad(), autocast():
             eval_logits = model(x, edge_index, edge_type)
         if not reference:
-            val_metrics = compute_metrics(y_val, probabilities(eval_logits[val_idx], task), task)
-        score = val_metrics["subset_accuracy" if task.multilabel and reference else
-                            "accuracy" if reference else "f1_macro"]
-        best.epochs_run = epoch + 1
-        if score > best_score:
-            best_score = score
-            best.best_epoch, best.val = epoch + 1, val_metrics
-            best.test = compute_metrics(y_test, probabilities(eval_logits[test_idx], task), task,
-                                        swap_truth=reference)
+            val_scores = probabilities(eval_logits[val_idx], task)
+        score = selector.update(epoch, val_scores, probabilities(eval_logits[test_idx], task))
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")
-        if not reference and epoch + 1 - best.best_epoch >= settings.patience:
+        if selector.should_stop(settings.patience):
             break
     if tap is not None:
         tap.close()
