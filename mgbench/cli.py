@@ -49,7 +49,7 @@ def cmd_info(args) -> None:
         return
     data = ds.load(args.name, root=args.root, **_dataset_options(args))
     print(f"dataset      {args.name} ({ds.DATASETS[args.name].description})")
-    print(f"downloaded   yes" if ds.DATASETS[args.name].reader else "generated    yes (embedded default)")
+    print("downloaded   yes" if ds.DATASETS[args.name].reader else "generated    yes (embedded default)")
     print(f"nodes        {data.num_nodes:,}")
     print(f"features     {data.num_features} columns: " +
           ", ".join(f"{k} [{a}:{b})" for k, (a, b) in data.feature_blocks.items()))

@@ -37,6 +37,19 @@ def test_select_relations_keeps_every_edges_relation(tiny_graph, spec, names):
     assert sub.edge_weight.numel() == sub.edge_index.size(1)
 
 
+def test_select_relations_shares_features_and_leaves_the_source_whole(tiny_graph):
+    """No deep copy (MGTAB-large's features are GiBs), and the source graph is not touched."""
+    before = (tiny_graph.edge_index.clone(), tiny_graph.edge_type.clone(), list(tiny_graph.relation_names))
+    sub = ds.select_relations(tiny_graph, "friends,followers")
+    assert sub.x is tiny_graph.x and sub.y_bot is tiny_graph.y_bot
+    assert torch.equal(tiny_graph.edge_index, before[0]) and torch.equal(tiny_graph.edge_type, before[1])
+    assert tiny_graph.relation_names == before[2]
+    every = ds.select_relations(tiny_graph, "all")
+    assert every.edge_index is tiny_graph.edge_index and every.relation_names == before[2]
+    every.relation_names.append("x")
+    assert tiny_graph.relation_names == before[2]
+
+
 def test_select_relations_rejects_unknown_names(tiny_graph):
     with pytest.raises(ValueError, match="unknown relation 'likes'.*followers"):
         ds.select_relations(tiny_graph, "followers,likes")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
 from mgbench.registry import register_model
 
+from .frame import TwoLayerFrame
 from .sparse import gcn_operator, transform_aggregate
 
 
@@ -39,7 +39,7 @@ class CSRGCNConv(nn.Module):
 
 
 @register_model("gcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
-class GCN(nn.Module):
+class GCN(TwoLayerFrame):
     """GCN: input Linear+LeakyReLU, two GCN layers, Linear classifier (all relations merged).
 
     Frame of the MGTAB reference (``models.GCN``): ``Linear(in, hidden)`` +
@@ -51,25 +51,7 @@ class GCN(nn.Module):
     (``num_relations`` is accepted for the common GNN contract): every edge of
     the selected relations is an edge of one homogeneous graph.
     """
-
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, dropout: float = 0.3):
-        super().__init__()
-        self.dropout = dropout
-        self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1 = CSRGCNConv(hidden_channels, hidden_channels)
-        self.conv2 = CSRGCNConv(hidden_channels, hidden_channels)
-        self.classifier = nn.Linear(hidden_channels, num_classes)
-
-    def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        """Node embeddings: the classifier's input."""
-        h = F.relu(self.conv1(self.input(x), edge_index))
-        h = F.dropout(h, p=self.dropout, training=self.training)
-        return self.conv2(h, edge_index)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        return self.classifier(self.embed(x, edge_index, edge_type))
-
-    def load_reference_state(self, reference: nn.Module) -> None:
-        """Copy the weights of a :class:`.reference.ReferenceGCN` (same parameter names)."""
-        self.load_state_dict(reference.state_dict())
+        super().__init__(in_channels, num_classes, hidden_channels, dropout,
+                         lambda: CSRGCNConv(hidden_channels, hidden_channels))

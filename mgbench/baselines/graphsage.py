@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 
 from mgbench.registry import register_model
 
+from .frame import TwoLayerFrame
 from .sparse import mean_operator, transform_aggregate
 
 
@@ -37,7 +37,7 @@ class CSRSAGEConv(nn.Module):
 
 
 @register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
-class GraphSAGE(nn.Module):
+class GraphSAGE(TwoLayerFrame):
     """GraphSAGE-mean: input Linear+LeakyReLU, two SAGE layers, Linear classifier (relations merged).
 
     Frame of the MGTAB reference (``models.SAGE``); as the paper's layer
@@ -47,25 +47,7 @@ class GraphSAGE(nn.Module):
     paper's optional L2 normalisation is off, as in the reference. Relations
     are ignored (``num_relations`` is accepted for the common GNN contract).
     """
-
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, dropout: float = 0.3):
-        super().__init__()
-        self.dropout = dropout
-        self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1 = CSRSAGEConv(hidden_channels, hidden_channels)
-        self.conv2 = CSRSAGEConv(hidden_channels, hidden_channels)
-        self.classifier = nn.Linear(hidden_channels, num_classes)
-
-    def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        """Node embeddings: the classifier's input."""
-        h = F.relu(self.conv1(self.input(x), edge_index))
-        h = F.dropout(h, p=self.dropout, training=self.training)
-        return self.conv2(h, edge_index)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        return self.classifier(self.embed(x, edge_index, edge_type))
-
-    def load_reference_state(self, reference: nn.Module) -> None:
-        """Copy the weights of a :class:`.reference.ReferenceGraphSAGE` (same parameter names)."""
-        self.load_state_dict(reference.state_dict())
+        super().__init__(in_channels, num_classes, hidden_channels, dropout,
+                         lambda: CSRSAGEConv(hidden_channels, hidden_channels))

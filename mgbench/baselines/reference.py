@@ -18,49 +18,28 @@ from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, RGCNConv, SAGEConv
 
 from .botrgcn import BotRGCNEncoder
+from .frame import TwoLayerFrame
 
 
-class _TwoLayerReference(nn.Module):
-    """Input Linear+LeakyReLU, conv, ReLU, dropout, conv, Linear classifier (our GCN/SAGE/RGCN frame)."""
-
-    relational = False
-
-    def __init__(self, in_channels: int, num_classes: int, hidden_channels: int, dropout: float,
-                 conv1: nn.Module, conv2: nn.Module):
-        super().__init__()
-        self.dropout = dropout
-        self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1, self.conv2 = conv1, conv2
-        self.classifier = nn.Linear(hidden_channels, num_classes)
-
-    def _conv(self, conv: nn.Module, h: Tensor, edge_index: Tensor, edge_type: Tensor | None) -> Tensor:
-        return conv(h, edge_index, edge_type) if self.relational else conv(h, edge_index)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        h = F.relu(self._conv(self.conv1, self.input(x), edge_index, edge_type))
-        h = F.dropout(h, p=self.dropout, training=self.training)
-        return self.classifier(self._conv(self.conv2, h, edge_index, edge_type))
-
-
-class ReferenceGCN(_TwoLayerReference):
+class ReferenceGCN(TwoLayerFrame):
     """:class:`.gcn.GCN` with two ``GCNConv``."""
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, dropout: float = 0.3):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         GCNConv(hidden_channels, hidden_channels), GCNConv(hidden_channels, hidden_channels))
+                         lambda: GCNConv(hidden_channels, hidden_channels))
 
 
-class ReferenceGraphSAGE(_TwoLayerReference):
+class ReferenceGraphSAGE(TwoLayerFrame):
     """:class:`.graphsage.GraphSAGE` with two ``SAGEConv`` (mean)."""
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, dropout: float = 0.3):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         SAGEConv(hidden_channels, hidden_channels), SAGEConv(hidden_channels, hidden_channels))
+                         lambda: SAGEConv(hidden_channels, hidden_channels))
 
 
-class ReferenceRGCN(_TwoLayerReference):
+class ReferenceRGCN(TwoLayerFrame):
     """:class:`.rgcn.RGCN` with two distinct ``RGCNConv`` (the MGTAB script applies ``rgcn1`` twice)."""
 
     relational = True
@@ -68,8 +47,7 @@ class ReferenceRGCN(_TwoLayerReference):
     def __init__(self, in_channels: int, num_classes: int, num_relations: int,
                  hidden_channels: int = 256, dropout: float = 0.3):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         RGCNConv(hidden_channels, hidden_channels, num_relations),
-                         RGCNConv(hidden_channels, hidden_channels, num_relations))
+                         lambda: RGCNConv(hidden_channels, hidden_channels, num_relations))
 
 
 class ReferenceBotRGCN(nn.Module):

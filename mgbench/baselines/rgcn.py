@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
 from mgbench.registry import register_model
 
+from .frame import TwoLayerFrame
 from .sparse import mean_operator, transform_aggregate
 
 
@@ -43,7 +43,7 @@ class CSRRGCNConv(nn.Module):
 
 
 @register_model("rgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
-class RGCN(nn.Module):
+class RGCN(TwoLayerFrame):
     """R-GCN: input Linear+LeakyReLU, two R-GCN layers, Linear classifier.
 
     Frame of the MGTAB reference (``models.RGCN``), with two fixes:
@@ -54,24 +54,9 @@ class RGCN(nn.Module):
       the first layer (the reference has no nonlinearity between its layers).
     """
 
+    relational = True
+
     def __init__(self, in_channels: int, num_classes: int, num_relations: int,
                  hidden_channels: int = 256, dropout: float = 0.3):
-        super().__init__()
-        self.dropout = dropout
-        self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.conv2 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.classifier = nn.Linear(hidden_channels, num_classes)
-
-    def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        """Node embeddings: the classifier's input."""
-        h = F.relu(self.conv1(self.input(x), edge_index, edge_type))
-        h = F.dropout(h, p=self.dropout, training=self.training)
-        return self.conv2(h, edge_index, edge_type)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        return self.classifier(self.embed(x, edge_index, edge_type))
-
-    def load_reference_state(self, reference: nn.Module) -> None:
-        """Copy the weights of a :class:`.reference.ReferenceRGCN` (same parameter names)."""
-        self.load_state_dict(reference.state_dict())
+        super().__init__(in_channels, num_classes, hidden_channels, dropout,
+                         lambda: CSRRGCNConv(hidden_channels, hidden_channels, num_relations))

@@ -36,7 +36,7 @@ from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
 from . import distributed
-from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, task_loss
+from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, probabilities, task_loss
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ A dataset that comes with its own split also carries ``split_train``,
 
 from __future__ import annotations
 
+import copy
 from typing import Iterable, Sequence
 
 import torch
@@ -137,14 +138,20 @@ def select_relations(data: Data, relations: str | Iterable[str | int] | None) ->
 
     The returned graph's ``relation_names`` lists the kept relations in that
     order, so ``edge_type`` always indexes ``relation_names`` and a relational
-    model sees exactly ``k`` relations.
+    model sees exactly ``k`` relations. Feature and label tensors are shared
+    with ``data``, not copied (a deep copy of MGTAB-large's graph would need
+    another 5 GiB); with every relation in the original order the edge tensors
+    are shared too.
     """
     ids = parse_relations(relations, data.relation_names)
+    out = copy.copy(data)
+    if ids == list(range(len(data.relation_names))):
+        out.relation_names = list(data.relation_names)
+        return out
     remap = torch.full((len(data.relation_names),), -1, dtype=torch.int64)
     remap[torch.tensor(ids)] = torch.arange(len(ids))
     new_type = remap[data.edge_type]
     keep = new_type >= 0
-    out = data.clone()
     out.edge_index = data.edge_index[:, keep]
     out.edge_type = new_type[keep]
     out.edge_weight = data.edge_weight[keep]
