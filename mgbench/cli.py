@@ -119,6 +119,11 @@ def cmd_run(args) -> None:
         if args.dataset:  # run a suite on another dataset, e.g. `--suite mgtab --dataset mgtab-synthetic`
             options = _dataset_options(args)
             specs = [replace(s, dataset=args.dataset, dataset_options=options) for s in specs]
+        if args.model:  # a part of a suite, e.g. `--suite mgtab --model gcn,rgcn`
+            specs = _suite_models(specs, args.model)
+        if args.seeds:  # the suite's runs on other seeds, e.g. `--seeds 0` for a timing
+            seeds = parse_seeds(args.seeds)
+            specs = list({repr(r): r for r in (replace(s, seed=seed) for s in specs for seed in seeds)}.values())
     else:
         missing = [f"--{k}" for k in ("dataset", "task", "model") if getattr(args, k) is None]
         if missing:
@@ -132,7 +137,7 @@ def cmd_run(args) -> None:
                          feature_options=_key_values(args.feature_option, "--feature-option"),
                          aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
                          aux_settings=aux_settings, protocol=args.protocol, sampling=sampling)
-                 for seed in parse_seeds(args.seeds)]
+                 for seed in parse_seeds(args.seeds or "0-4")]
     store = ResultStore(args.results)
     with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
         records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
@@ -147,6 +152,16 @@ def cmd_run(args) -> None:
         print(f"{d['model']:<20} {d['dataset']}/{d['task']} seed {d['seed']}: "
               f"test acc {acc:.4f}  f1_macro {m['f1_macro']:.4f}  ({r['train_time_s']:.1f} s) -> {r['run_id']}.json")
     print(f"{len(records)} run(s) written to {store.folder}; {skipped} already stored or in other shards")
+
+
+def _suite_models(specs: list, models: str) -> list:
+    """The suite's runs of the named models (a comma list); a name the suite lacks is an error."""
+    wanted = [m.strip() for m in models.split(",") if m.strip()]
+    present = list(dict.fromkeys(s.model for s in specs))
+    missing = [m for m in wanted if m not in present]
+    if missing:
+        raise ValueError(f"the suite has no model {', '.join(map(repr, missing))}; it has {', '.join(present)}")
+    return [s for s in specs if s.model in wanted]
 
 
 def cmd_leaderboard(args) -> None:
@@ -194,9 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", help="a suite file or a shipped suite name (quick, mgtab, losses)")
     p.add_argument("--dataset", help="dataset name; with --suite, replaces the suite's datasets")
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
-    p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point")
+    p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point; "
+                                   "with --suite, a comma list of the suite's models to run")
     p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
-    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--seeds", help="e.g. 0-4 (the default) or 0,2; with --suite, replaces the suite's seeds")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience) or aux.KEY")
     p.add_argument("--features", default="default",

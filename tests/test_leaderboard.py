@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from mgbench.leaderboard import build, build_leaderboard
-from mgbench.leaderboard.aggregate import Board, PairedTest, build_board, paired_test
+from mgbench.leaderboard.aggregate import Board, PairedTest, build_board, holm, paired_test
 from mgbench.leaderboard.page import render_page
 from mgbench.leaderboard.records import load_records
 from mgbench.leaderboard.tables import SYNTHETIC_WARNING, render_csv, render_markdown
@@ -224,6 +224,41 @@ def test_auxiliary_loss_effect_is_paired_with_the_ce_run(tmp_path: Path) -> None
     assert unpaired.baseline_group_id is None
     section = render_markdown(board, [], [], 15).split("## Do auxiliary losses help?")[1]
     assert "+3.40" in section and "helps" in section and "no CE-only run to compare with" in section
+
+
+def test_holm_adjustment_matches_the_step_down_formula() -> None:
+    p = [0.01, 0.04, 0.03, 0.005, 0.5]
+    # sorted: 0.005 (x5), 0.01 (x4), 0.03 (x3), 0.04 (x2), 0.5 (x1), each at least the one before
+    expected = {3: 0.025, 0: 0.04, 2: 0.09, 1: 0.09, 4: 0.5}
+    assert holm(p) == pytest.approx([expected[i] for i in range(5)])
+    assert holm([]) == [] and holm([0.7, 0.9]) == pytest.approx([1.0, 1.0])
+
+
+def test_auxiliary_verdicts_are_holm_adjusted_over_the_table(tmp_path: Path) -> None:
+    """A change significant on its own (p ~ 0.02) is not once ten losses are tested in one table."""
+    rng = np.random.default_rng(0)
+    ce = [0.70, 0.72, 0.71, 0.69, 0.73]
+    lifts = {"supcon": [0.04, 0.03, 0.05, 0.035, 0.045]}   # large and steady: survives the adjustment
+    lifts.update({name: list(rng.normal(0.0, 0.01, 5)) for name in
+                  ("scl", "icl", "jscl", "jspcl", "slcl", "sdl", "itc", "itm")})
+    lifts["scc"] = [0.02, 0.005, 0.03, 0.01, 0.015]          # p ~ 0.02 alone
+    for seed, c in enumerate(ce):
+        write_record(tmp_path, model="gcn", seed=seed, f1=c)
+        for name, lift in lifts.items():
+            write_record(tmp_path, model="gcn", seed=seed, f1=c + lift[seed], aux_loss=name, aux_weight=0.1)
+    board = board_of(tmp_path)
+    effects = {e.aux_loss: e for e in board.aux_effects}
+    raw = {name: stats.ttest_rel(np.add(ce, lift), ce).pvalue for name, lift in lifts.items()}
+    assert raw["scc"] < 0.05
+    names = sorted(raw)
+    for name, adjusted in zip(names, holm([raw[n] for n in names])):
+        assert effects[name].p_holm == pytest.approx(adjusted)
+    assert effects["supcon"].significant(0.05) and not effects["scc"].significant(0.05)
+    section = render_markdown(board, [], [], 15).split("## Do auxiliary losses help?")[1]
+    assert "Holm" in section
+    rows = {line.split("|")[3].strip().split(" ")[0]: line for line in section.splitlines()
+            if line.startswith("| ") and "λ=" in line}
+    assert "helps" in rows["supcon"] and "no significant change" in rows["scc"]
 
 
 def test_under_seeded_rows_are_marked_and_not_chosen_as_best(tmp_path: Path) -> None:

@@ -212,3 +212,18 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(args, message, tmp_path,
     assert code == 2
     assert message in err and err.count("\n") == 1
     assert not list(results.glob("*.json"))
+
+
+def test_suite_narrowed_by_model_and_seeds(data_root, tmp_path, capsys):
+    """`--suite S --model a --seeds k` runs the suite's runs of model a on seed k, and nothing else."""
+    suite = tmp_path / "two.yaml"
+    suite.write_text("seeds: 0-1\ndatasets: [{name: mgtab-synthetic, options: {num_nodes: 300}}]\n"
+                     "tasks: [bot]\nmodels: [logistic-regression, decision-tree]\n")
+    results = tmp_path / "results"
+    base = ["run", "--suite", str(suite), "--root", str(data_root), "--results", str(results), "--quiet"]
+    assert main(base + ["--model", "decision-tree", "--seeds", "3"]) == 0
+    runs = [(r["definition"]["model"], r["definition"]["seed"]) for r in records(results)]
+    assert runs == [("decision-tree", 3)]
+    assert main(base + ["--model", "gcn"]) == 2
+    assert "the suite has no model 'gcn'; it has logistic-regression, decision-tree" in capsys.readouterr().err
+    assert len(records(results)) == 1

@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from .aggregate import Board, Row, Table
 from .tables import (
-    AUX_COLUMNS, BOARD_COLUMNS, SYNTHETIC_WARNING, Cell, Column, aux_cells, conventions,
+    AUX_COLUMNS, BOARD_COLUMNS, SYNTHETIC_WARNING, Cell, Column, aux_cells, aux_intro, conventions,
     figure_names, relation_figure_name, row_cells, table_notes,
 )
 
@@ -217,9 +217,7 @@ def render_page(board: Board, figures: Mapping[str, bytes], not_counted: Sequenc
 
     aux = ['<section class="card" id="aux-losses"><h2>Do auxiliary losses help?</h2>']
     if board.aux_effects:
-        aux.append(f"<p>Change in macro F1 from adding the auxiliary loss to the same model trained with "
-                   f"cross-entropy alone (same dataset, task, relations, features, hyperparameters, training "
-                   f"and protocol), on the seeds both ran; paired t-test, * p &lt; {board.alpha:g}.</p>")
+        aux.append(f"<p>{_e(aux_intro(board.alpha))}</p>")
         aux.append(_table(AUX_COLUMNS, [
             (aux_cells(e, board.alpha), {"data-dataset": e.key.dataset, "data-task": e.key.task,
                                          "data-type": e.kind, "data-loss": e.aux_loss})

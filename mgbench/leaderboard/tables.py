@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from . import reference
-from .aggregate import COLUMNS, AuxEffect, Board, PairedTest, RelationComparison, Row, Stat, Table, TableKey
+from .aggregate import COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey
 
 DASH = "—"
 DAGGER = "†"
@@ -57,8 +57,18 @@ AUX_COLUMNS = (
     Column("f1_aux", "F1 CE + aux", True),
     Column("delta", "ΔF1 (points)", True),
     Column("p", "p", True),
+    Column("p_holm", "p (Holm)", True),
     Column("verdict", "Verdict", False),
 )
+
+
+def aux_intro(alpha: float) -> str:
+    """The sentence above the auxiliary-loss table (Markdown and page alike)."""
+    return (f"Change in macro F1 from adding the auxiliary loss to the same model trained with "
+            f"cross-entropy alone (same dataset, task, relations, features, hyperparameters, "
+            f"training and protocol), on the seeds both ran; two-sided paired t-test over seeds, "
+            f"then Holm-adjusted over all comparisons of the same table, because one table tests "
+            f"many losses at once; * and the verdict mean adjusted p < {alpha:g}.")
 
 
 def percent(value: float | None) -> str:
@@ -74,12 +84,12 @@ def mean_std(stat: Stat | None) -> str:
     return f"{100 * stat.mean:.2f} ± {100 * stat.std:.2f}"
 
 
-def p_value(test: PairedTest, alpha: float) -> Cell:
-    """The p-value, starred when significant at ``alpha``; "n/a" below two paired seeds."""
-    if test.p_value is None:
+def p_value(p: float | None, alpha: float, star: bool = True) -> Cell:
+    """A p-value, starred when below ``alpha`` (and ``star``); "n/a" below two paired seeds."""
+    if p is None:
         return Cell("n/a", None)
-    text = "<0.001" if test.p_value < 0.001 else f"{test.p_value:.3f}"
-    return Cell(text + ("*" if test.significant(alpha) else ""), test.p_value)
+    text = "<0.001" if p < 0.001 else f"{p:.3f}"
+    return Cell(text + ("*" if star and p < alpha else ""), p)
 
 
 def row_cells(row: Row, board: Board) -> dict[str, Cell]:
@@ -99,7 +109,7 @@ def row_cells(row: Row, board: Board) -> dict[str, Cell]:
     elif row.vs_best is None:
         cells["p"] = Cell(DASH, None)
     else:
-        cells["p"] = p_value(row.vs_best, board.alpha)
+        cells["p"] = p_value(row.vs_best.p_value, board.alpha)
     cells["time"] = Cell(DASH if row.train_time_s is None else f"{row.train_time_s:.2f}", row.train_time_s)
     cells["memory"] = Cell(DASH if row.peak_memory_mb is None else f"{row.peak_memory_mb:.0f}",
                            row.peak_memory_mb)
@@ -113,14 +123,16 @@ def verdict(effect: AuxEffect, alpha: float) -> str:
         return "no CE-only run to compare with"
     if effect.test.p_value is None:
         return "n/a (fewer than 2 paired seeds)"
-    if not effect.test.significant(alpha):
+    if not effect.significant(alpha):
         return "no significant change"
     return "helps" if effect.test.mean_diff > 0 else "hurts"
 
 
 def aux_cells(effect: AuxEffect, alpha: float) -> dict[str, Cell]:
     delta = effect.test.mean_diff
-    p = p_value(effect.test, alpha) if effect.baseline_group_id else Cell(DASH, None)
+    paired = effect.baseline_group_id is not None
+    p = p_value(effect.test.p_value, alpha, star=False) if paired else Cell(DASH, None)
+    p_holm = p_value(effect.p_holm, alpha) if paired else Cell(DASH, None)
     return {
         "table": Cell(effect.key.title + (" (synthetic data)" if effect.key.synthetic else ""),
                       effect.key.title),
@@ -131,6 +143,7 @@ def aux_cells(effect: AuxEffect, alpha: float) -> dict[str, Cell]:
         "f1_aux": Cell(percent(effect.f1_aux), effect.f1_aux),
         "delta": Cell(DASH if delta is None else f"{100 * delta:+.2f}", delta),
         "p": p,
+        "p_holm": p_holm,
         "verdict": Cell(verdict(effect, alpha), verdict(effect, alpha)),
     }
 
@@ -213,9 +226,7 @@ def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[
 
     out += ["## Do auxiliary losses help?", ""]
     if board.aux_effects:
-        out += [f"Change in macro F1 from adding the auxiliary loss to the same model trained with "
-                f"cross-entropy alone (same dataset, task, relations, features, hyperparameters, "
-                f"training and protocol), on the seeds both ran; paired t-test, * p < {board.alpha:g}.", ""]
+        out += [aux_intro(board.alpha), ""]
         out += _markdown_table(AUX_COLUMNS, [aux_cells(e, board.alpha) for e in board.aux_effects])
     else:
         out.append("No run with an auxiliary loss yet.")
