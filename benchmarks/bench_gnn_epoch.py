@@ -11,12 +11,16 @@ timed epochs, and reports the median and the high-water mark above that base.
 
 The floor of a model is what its epoch would take if every kernel ran at the
 machine's measured peak: dense-matmul FLOPs (forward plus backward, counted
-analytically) and sparse-product FLOPs (``2 nnz width`` each) at the speed of a
-large float32 matmul, plus the bytes each kernel must read and write once
-(operands, results, CSR indices, optimizer state) at the bandwidth of a large
-tensor copy. It ignores what a real kernel cannot avoid (cache misses of
-row gathers, thread start-up, Python), so ``ours / floor`` says how much of
-the machine an epoch leaves unused.
+analytically) and sparse-product FLOPs (SpMM and SDDMM, ``2 nnz width`` each)
+at the speed of a large float32 matmul, plus the bytes each kernel must read
+and write once (operands, results, CSR indices, per-edge attention scalars,
+optimizer state) at the bandwidth of a large tensor copy. It ignores what a
+real kernel cannot avoid (cache misses of row gathers, thread start-up,
+Python), so ``ours / floor`` says how much of the machine an epoch leaves
+unused. Every model has one: the GCN family (:func:`_rgcn_cost`) and the
+attention family (:func:`_gat_cost`, :func:`_hgt_cost`,
+:func:`_simple_hgn_cost`, :func:`_rgt_cost`), whose stored entries per
+pattern come from the layouts the models build.
 
 Adding a model: put ``name: (our_class, reference_class, hyperparameters)`` in
 :data:`MODELS` and, for a floor, ``name: cost_function`` in :data:`COSTS`
@@ -37,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -77,16 +81,31 @@ class Cost:
     flops: float = 0.0
     bytes: float = 0.0
 
-    def linear(self, rows: int, fin: int, fout: int, input_grad: bool = True) -> None:
-        """``y = x W + b``: forward, weight gradient, and input gradient when needed."""
+    def linear(self, rows: int, fin: int, fout: int, input_grad: bool = True, batch: int = 1) -> None:
+        """``y = x W + b`` (``batch`` of them: a ``bmm``): forward, weight gradient, input gradient when needed."""
         passes = 3 if input_grad else 2
-        self.flops += passes * 2.0 * rows * fin * fout
-        self.bytes += passes * F32 * (rows * fin + fin * fout + rows * fout)
+        self.flops += batch * passes * 2.0 * rows * fin * fout
+        self.bytes += batch * passes * F32 * (rows * fin + fin * fout + rows * fout)
 
     def spmm(self, nnz: int, rows_out: int, rows_in: int, width: int) -> None:
         """One CSR product ``[rows_out, rows_in] @ [rows_in, width]`` and its transpose in backward."""
         self.flops += 2 * 2.0 * nnz * width
         self.bytes += F32 * (2 * 2 * nnz + rows_out + rows_in + 2 + 2 * (rows_in + rows_out) * width)
+
+    def sddmm(self, nnz: int, rows_a: int, rows_b: int, width: int) -> None:
+        """One SDDMM ``<a[row_e], b[col_e]>``: each operand read once (not once per entry), CSR read, values written."""
+        self.flops += 2.0 * nnz * width
+        self.bytes += F32 * (2 * nnz + rows_a + 1 + (rows_a + rows_b) * width)
+
+    def aggregate(self, nnz: int, rows_out: int, rows_in: int, width: int) -> None:
+        """``A(w) @ x`` with learned values ``w`` (attention): the SpMM and its transpose, and an SDDMM for ``dw``."""
+        self.spmm(nnz, rows_out, rows_in, width)
+        self.sddmm(nnz, rows_out, rows_in, width)
+
+    def logits(self, nnz: int, rows_a: int, rows_b: int, width: int) -> None:
+        """Dot-product logits ``<a[row_e], b[col_e]>``, both operands learned: the SDDMM, backward an SpMM each way."""
+        self.sddmm(nnz, rows_a, rows_b, width)
+        self.spmm(nnz, rows_a, rows_b, width)
 
     def elementwise(self, numel: int) -> None:
         """An activation or dropout: forward reads and writes, backward reads two and writes one."""
@@ -100,14 +119,20 @@ class Cost:
 
 @dataclass(frozen=True)
 class Shape:
+    """What a cost model needs of one (model, graph): sizes, stored entries, hyperparameters."""
+
     nodes: int
     features: int
     hidden: int
     classes: int
     relations: int
-    nnz: dict[str, int]          # stored entries of the operators: "gcn", "mean", "relational"
+    # Stored entries of the operators: "gcn", "mean", "relational" (GCN family), and of the single-head
+    # attention layouts "gat" (self loops), "hgt", "simple-hgn", "rgt"; interleaving H heads copies each entry H times.
+    nnz: dict[str, int]
     params: int
     encoder: tuple[tuple[int, int], ...] = ()   # BotRGCN: (in, out) per feature-group encoder
+    hyperparameters: dict[str, float] = field(default_factory=dict)  # the constructor's, defaults filled in
+    semantic_hidden: int = 0                    # RGT: hidden units of the semantic attention
 
 
 def _two_layer_cost(s: Shape, nnz: int, slots: int) -> Cost:
@@ -153,9 +178,172 @@ def _botrgcn_cost(s: Shape) -> Cost:
     return cost
 
 
+# -- the attention family. What none of these counts: parameter-sized work (bias adds, the relation
+# embeddings' and prior's tiny products, weight reshapes), concatenations and index gathers that a fused kernel
+# would not write out, the softmax's row max/sum passes beyond one read and write per entry, and the loss.
+
+
+def _gat_layer(cost: Cost, n: int, width: int, heads: int, nnz: int, attention_dropout: float) -> None:
+    """One :class:`~mgbench.baselines.gat.GATLayer`, ``width`` = heads x channels in and out.
+
+    Counts ``W x``; the per-head source and destination scores (two dot products
+    per node and head, as a ``[n H, d] x [d, 2]`` product); the per-entry logits
+    (gather + LeakyReLU), softmax and optional attention dropout over the
+    ``nnz H`` interleaved entries; the aggregation (SpMM, its transpose, SDDMM
+    for the weights' gradient) at the head width. Leaves out the bias add.
+    """
+    channels, entries = width // heads, nnz * heads
+    cost.linear(n, width, width)
+    cost.linear(n * heads, channels, 2)
+    cost.elementwise((3 if attention_dropout else 2) * entries)
+    cost.aggregate(entries, n * heads, n * heads, channels)
+
+
+def _gat_cost(s: Shape) -> Cost:
+    """Input Linear + LeakyReLU, an H-head and a 1-head layer (ELU, dropout between), classifier, AdamW.
+
+    Both layers aggregate ``nnz H x hidden / H = nnz x hidden`` products: the
+    sparse work is the same at 8 heads as at 1, the per-entry scalars are not.
+    """
+    cost = Cost()
+    n, h, hp = s.nodes, s.hidden, s.hyperparameters
+    cost.linear(n, s.features, h, input_grad=False)
+    cost.elementwise(n * h)  # LeakyReLU
+    _gat_layer(cost, n, h, int(hp["heads"]), s.nnz["gat"], hp["attention_dropout"])
+    cost.elementwise(2 * n * h)  # ELU + dropout
+    _gat_layer(cost, n, h, 1, s.nnz["gat"], hp["attention_dropout"])
+    cost.linear(n, h, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
+def _hgt_layer(cost: Cost, n: int, fin: int, fout: int, heads: int, relations: int, nnz: int) -> None:
+    """One :class:`~mgbench.baselines.hgt.HGTLayer` as ours computes it.
+
+    Counts K, Q, V (one ``fin -> 3 fout`` product); the keys and values of
+    every (node, relation, head) (per head a ``[n, d] x [d, R d]`` product);
+    the logits SDDMM of ``Q`` against the keys and the aggregation of the
+    values over the ``nnz H`` (target, (source, relation)) entries, each with
+    its backward; the softmax; GELU; the output Linear; the gated residual when
+    ``fin == fout``. Leaves out the ``mu / sqrt(d)`` prior folded into the weights.
+    """
+    dim, entries, columns = fout // heads, nnz * heads, n * relations * heads
+    cost.linear(n, fin, 3 * fout)
+    for _ in range(2):  # keys K W_att, values V W_msg
+        cost.linear(n, dim, relations * dim, batch=heads)
+    cost.logits(entries, n * heads, columns, dim)
+    cost.elementwise(entries)  # softmax
+    cost.aggregate(entries, n * heads, columns, dim)
+    cost.elementwise(n * fout)  # GELU
+    cost.linear(n, fout, fout)
+    if fin == fout:
+        cost.elementwise(n * fout)  # sigmoid(skip)-gated residual
+
+
+def _hgt_cost(s: Shape) -> Cost:
+    """Input Linear + LeakyReLU + dropout, two HGT layers, Linear + LeakyReLU, classifier, AdamW."""
+    cost = Cost()
+    n, h, hp = s.nodes, s.hidden, s.hyperparameters
+    lin, out, heads = int(hp["linear_channels"]), int(hp["out_channels"]), int(hp["heads"])
+    cost.linear(n, s.features, h, input_grad=False)
+    cost.elementwise(2 * n * h)
+    _hgt_layer(cost, n, h, h, heads, s.relations, s.nnz["hgt"])
+    _hgt_layer(cost, n, h, lin, heads, s.relations, s.nnz["hgt"])
+    cost.linear(n, lin, out)
+    cost.elementwise(n * out)
+    cost.linear(n, out, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
+def _simple_hgn_layer(cost: Cost, n: int, fin: int, fout: int, relations: int, rel_dim: int, nnz: int,
+                      mix: bool, final: bool) -> None:
+    """One :class:`~mgbench.baselines.simple_hgn.SimpleHGNLayer` (one head, ``nnz`` = edges).
+
+    Counts ``W x`` and ``W_res x`` (one ``fin -> 2 fout`` product), the source
+    and target scores, ``W_r`` on the relation embeddings; per entry the logits
+    (gather + LeakyReLU), softmax and, when ``mix``, the blend with the previous
+    layer's attention; the aggregation with its backward; ELU and, in the final
+    layer, the L2 normalisation. Leaves out the residual add (fusable into the SpMM).
+    """
+    cost.linear(n, fin, 2 * fout)
+    cost.linear(n, fout, 2)
+    cost.linear(relations, rel_dim, fout)
+    cost.elementwise((3 if mix else 2) * nnz)
+    cost.aggregate(nnz, n, n, fout)
+    cost.elementwise((2 if final else 1) * n * fout)
+
+
+def _simple_hgn_cost(s: Shape) -> Cost:
+    """Input Linear + LeakyReLU + dropout, two Simple-HGN layers, Linear + LeakyReLU + dropout, classifier, AdamW."""
+    cost = Cost()
+    n, h, hp = s.nodes, s.hidden, s.hyperparameters
+    lin, out, rel_dim = int(hp["linear_channels"]), int(hp["out_channels"]), int(hp["rel_dim"])
+    cost.linear(n, s.features, h, input_grad=False)
+    cost.elementwise(2 * n * h)
+    _simple_hgn_layer(cost, n, h, h, s.relations, rel_dim, s.nnz["simple-hgn"], mix=False, final=False)
+    _simple_hgn_layer(cost, n, h, lin, s.relations, rel_dim, s.nnz["simple-hgn"], mix=True, final=True)
+    cost.linear(n, lin, out)
+    cost.elementwise(2 * n * out)
+    cost.linear(n, out, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
+def _rgt_layer(cost: Cost, n: int, channels: int, heads: int, relations: int, nnz: int,
+               semantic_heads: int, semantic_hidden: int, attention_dropout: float) -> None:
+    """One :class:`~mgbench.baselines.rgt.RGTLayer` as ours computes it (the bilinear form on ``[x, 1]``).
+
+    Counts the bilinear ``M_{r,h} = [W_q, b_q]^T [W_k, b_k]`` and ``[x, 1] M``
+    for every (relation, node, head) -- cheaper than Q and K, so still a lower
+    bound of the per-relation ``TransformerConv`` function; the logits SDDMM
+    and the aggregation over the ``nnz H`` ((relation, target), source)
+    entries against the ``[n, C + 1]`` node matrix, each with its backward;
+    softmax and attention dropout; the value map after aggregation; the skip
+    (every relation from the shared ``x``) and the gate's two products;
+    sigmoid, tanh and the gated mix over ``[R, n, C]``; the semantic
+    projection and its tanh; the relation-weighted sum. Leaves out the ``[x, 1]``
+    concatenation, the semantic scores (``[R, S]``) and the weights' reshapes.
+    """
+    width, rows, entries = channels + 1, relations * n, nnz * heads
+    cost.linear(width, channels, width, batch=relations * heads)
+    cost.linear(n, width, relations * heads * width)
+    cost.logits(entries, rows * heads, n, width)
+    cost.elementwise((2 if attention_dropout else 1) * entries)
+    cost.aggregate(entries, rows * heads, n, width)
+    cost.linear(n, heads * width, channels, batch=relations)
+    cost.linear(n, channels, relations * channels)
+    cost.linear(rows, channels, channels)
+    cost.linear(n, channels, channels)
+    cost.elementwise(3 * rows * channels)
+    cost.linear(rows, channels, semantic_heads * semantic_hidden)
+    cost.elementwise(rows * semantic_heads * semantic_hidden)
+    cost.linear(n * channels, relations, 1)
+
+
+def _rgt_cost(s: Shape) -> Cost:
+    """Input Linear + LeakyReLU + dropout, two RGT layers (LeakyReLU each), Linear + LeakyReLU + dropout,
+    classifier, AdamW."""
+    cost = Cost()
+    n, c, hp = s.nodes, s.hidden, s.hyperparameters
+    out = int(hp["out_channels"])
+    cost.linear(n, s.features, c, input_grad=False)
+    cost.elementwise(2 * n * c)
+    for _ in range(2):
+        _rgt_layer(cost, n, c, int(hp["heads"]), s.relations, s.nnz["rgt"], int(hp["semantic_heads"]),
+                   s.semantic_hidden, hp["dropout"])
+        cost.elementwise(n * c)
+    cost.linear(n, c, out)
+    cost.elementwise(2 * n * out)
+    cost.linear(n, out, s.classes)
+    cost.optimizer(s.params)
+    return cost
+
+
 #: name -> epoch cost model, for the floor
 COSTS: dict[str, Callable[[Shape], Cost]] = {
     "gcn": _gcn_cost, "graphsage": _sage_cost, "rgcn": _rgcn_cost, "botrgcn": _botrgcn_cost,
+    "gat": _gat_cost, "hgt": _hgt_cost, "simple-hgn": _simple_hgn_cost, "rgt": _rgt_cost,
 }
 
 
@@ -238,8 +426,30 @@ def _save_graph(data, relations: str, folder: Path) -> tuple[Path, dict]:
     n, r = sub.num_nodes, len(sub.relation_names)
     nnz = {"gcn": sparse.build_gcn_operator(sub.edge_index, n).matrix.values().numel(),
            "mean": sparse.build_mean_operator(sub.edge_index, n).matrix.values().numel(),
-           "relational": sparse.build_mean_operator(sub.edge_index, n, sub.edge_type, r).matrix.values().numel()}
+           "relational": sparse.build_mean_operator(sub.edge_index, n, sub.edge_type, r).matrix.values().numel(),
+           **_attention_nnz(sub.edge_index, sub.edge_type, n, r)}
     return path, {"graph": graph, "nnz": nnz}
+
+
+def _attention_nnz(edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, r: int) -> dict[str, int]:
+    """Stored entries of each attention model's single-head layout, from the layout builders themselves.
+
+    So the floor sees what the models run on: GAT's self loops (existing ones
+    replaced), every multi-edge kept as its own entry.
+    """
+    builders = {"gat": lambda: gat.build_gat_layout(edge_index, None, n),
+                "hgt": lambda: hgt.build_hgt_layout(edge_index, edge_type, n, r),
+                "simple-hgn": lambda: simple_hgn.build_simple_hgn_layout(edge_index, edge_type, n, r),
+                "rgt": lambda: rgt.build_rgt_layout(edge_index, edge_type, n, r)}
+    with torch.no_grad():
+        return {name: build().pattern.nnz for name, build in builders.items()}
+
+
+def _hyperparameters(cls: type, given: dict) -> dict:
+    """The constructor's defaults overridden by ``given``: every option a cost model may read."""
+    defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **given}
 
 
 def _shape(name: str, info: dict) -> Shape:
@@ -249,7 +459,9 @@ def _shape(name: str, info: dict) -> Shape:
         if name == "botrgcn" else ()
     return Shape(nodes=graph["x"].size(0), features=graph["x"].size(1),
                  hidden=MODELS[name][2]["hidden_channels"], classes=2, relations=graph["num_relations"],
-                 nnz=info["nnz"], params=sum(p.numel() for p in model.parameters()), encoder=encoder)
+                 nnz=info["nnz"], params=sum(p.numel() for p in model.parameters()), encoder=encoder,
+                 hyperparameters=_hyperparameters(MODELS[name][0], MODELS[name][2]),
+                 semantic_hidden=model.conv1.semantic.hidden if name == "rgt" else 0)
 
 
 def _measure(job: dict) -> dict | None:
