@@ -240,20 +240,34 @@ def _hgt_layer(cost: Cost, n: int, fin: int, fout: int, heads: int, relations: i
         cost.elementwise(n * fout)  # sigmoid(skip)-gated residual
 
 
-def _hgt_cost(s: Shape) -> Cost:
-    """Input Linear + LeakyReLU + dropout, two HGT layers, Linear + LeakyReLU, classifier, AdamW."""
+def _framed(s: Shape, layers: Callable[[Cost], None], layers_out: int, output_elementwise: int) -> Cost:
+    """The frame HGT, Simple-HGN and RGT share around their two layers.
+
+    Input Linear + LeakyReLU + dropout, ``layers``, an output Linear from
+    ``layers_out`` to ``out_channels`` followed by ``output_elementwise``
+    activation/dropout passes, the classifier, AdamW.
+    """
     cost = Cost()
-    n, h, hp = s.nodes, s.hidden, s.hyperparameters
-    lin, out, heads = int(hp["linear_channels"]), int(hp["out_channels"]), int(hp["heads"])
+    n, h, out = s.nodes, s.hidden, int(s.hyperparameters["out_channels"])
     cost.linear(n, s.features, h, input_grad=False)
     cost.elementwise(2 * n * h)
-    _hgt_layer(cost, n, h, h, heads, s.relations, s.nnz["hgt"])
-    _hgt_layer(cost, n, h, lin, heads, s.relations, s.nnz["hgt"])
-    cost.linear(n, lin, out)
-    cost.elementwise(n * out)
+    layers(cost)
+    cost.linear(n, layers_out, out)
+    cost.elementwise(output_elementwise * n * out)
     cost.linear(n, out, s.classes)
     cost.optimizer(s.params)
     return cost
+
+
+def _hgt_cost(s: Shape) -> Cost:
+    """Two HGT layers in :func:`_framed` (output LeakyReLU)."""
+    n, h, hp = s.nodes, s.hidden, s.hyperparameters
+    lin, heads = int(hp["linear_channels"]), int(hp["heads"])
+
+    def layers(cost: Cost) -> None:
+        _hgt_layer(cost, n, h, h, heads, s.relations, s.nnz["hgt"])
+        _hgt_layer(cost, n, h, lin, heads, s.relations, s.nnz["hgt"])
+    return _framed(s, layers, lin, 1)
 
 
 def _simple_hgn_layer(cost: Cost, n: int, fin: int, fout: int, relations: int, rel_dim: int, nnz: int,
@@ -275,19 +289,14 @@ def _simple_hgn_layer(cost: Cost, n: int, fin: int, fout: int, relations: int, r
 
 
 def _simple_hgn_cost(s: Shape) -> Cost:
-    """Input Linear + LeakyReLU + dropout, two Simple-HGN layers, Linear + LeakyReLU + dropout, classifier, AdamW."""
-    cost = Cost()
+    """Two Simple-HGN layers in :func:`_framed` (output LeakyReLU + dropout)."""
     n, h, hp = s.nodes, s.hidden, s.hyperparameters
-    lin, out, rel_dim = int(hp["linear_channels"]), int(hp["out_channels"]), int(hp["rel_dim"])
-    cost.linear(n, s.features, h, input_grad=False)
-    cost.elementwise(2 * n * h)
-    _simple_hgn_layer(cost, n, h, h, s.relations, rel_dim, s.nnz["simple-hgn"], mix=False, final=False)
-    _simple_hgn_layer(cost, n, h, lin, s.relations, rel_dim, s.nnz["simple-hgn"], mix=True, final=True)
-    cost.linear(n, lin, out)
-    cost.elementwise(2 * n * out)
-    cost.linear(n, out, s.classes)
-    cost.optimizer(s.params)
-    return cost
+    lin, rel_dim = int(hp["linear_channels"]), int(hp["rel_dim"])
+
+    def layers(cost: Cost) -> None:
+        _simple_hgn_layer(cost, n, h, h, s.relations, rel_dim, s.nnz["simple-hgn"], mix=False, final=False)
+        _simple_hgn_layer(cost, n, h, lin, s.relations, rel_dim, s.nnz["simple-hgn"], mix=True, final=True)
+    return _framed(s, layers, lin, 2)
 
 
 def _rgt_layer(cost: Cost, n: int, channels: int, heads: int, relations: int, nnz: int,
@@ -322,22 +331,15 @@ def _rgt_layer(cost: Cost, n: int, channels: int, heads: int, relations: int, nn
 
 
 def _rgt_cost(s: Shape) -> Cost:
-    """Input Linear + LeakyReLU + dropout, two RGT layers (LeakyReLU each), Linear + LeakyReLU + dropout,
-    classifier, AdamW."""
-    cost = Cost()
+    """Two RGT layers, a LeakyReLU after each, in :func:`_framed` (output LeakyReLU + dropout)."""
     n, c, hp = s.nodes, s.hidden, s.hyperparameters
-    out = int(hp["out_channels"])
-    cost.linear(n, s.features, c, input_grad=False)
-    cost.elementwise(2 * n * c)
-    for _ in range(2):
-        _rgt_layer(cost, n, c, int(hp["heads"]), s.relations, s.nnz["rgt"], int(hp["semantic_heads"]),
-                   s.semantic_hidden, hp["dropout"])
-        cost.elementwise(n * c)
-    cost.linear(n, c, out)
-    cost.elementwise(2 * n * out)
-    cost.linear(n, out, s.classes)
-    cost.optimizer(s.params)
-    return cost
+
+    def layers(cost: Cost) -> None:
+        for _ in range(2):
+            _rgt_layer(cost, n, c, int(hp["heads"]), s.relations, s.nnz["rgt"], int(hp["semantic_heads"]),
+                       s.semantic_hidden, hp["dropout"])
+            cost.elementwise(n * c)
+    return _framed(s, layers, c, 2)
 
 
 #: name -> epoch cost model, for the floor
