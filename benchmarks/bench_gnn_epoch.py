@@ -470,7 +470,9 @@ def _measure(job: dict) -> dict | None:
     proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(job)],
                           capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
-        print(f"  {job['model']}/{job['impl']} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        why = (f"killed by signal {-proc.returncode}" + (" (out of memory?)" if proc.returncode == -9 else "")
+               if proc.returncode < 0 else f"exit status {proc.returncode}")
+        print(f"  {job['model']}/{job['impl']} failed: {why}\n{proc.stderr[-2000:]}", file=sys.stderr)
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
