@@ -38,6 +38,7 @@ Each model builds its :class:`GraphLayout` once per graph and reuses it:
 from __future__ import annotations
 
 import copy
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
@@ -186,8 +187,10 @@ def sddmm_raw(pattern: SparsePattern, a: Tensor, b: Tensor) -> Tensor:
         return a.new_zeros(0)
     # In place (out=): otherwise the kernel clones the index arrays on every call. The
     # values must start at 0, not garbage: beta = 0 still reads them.
-    out = torch.sparse_csr_tensor(pattern.crow, pattern.col, a.new_zeros(pattern.nnz), pattern.shape,
-                                  check_invariants=False)
+    with warnings.catch_warnings():  # "CSR support is in beta": we use construction and sampled_addmm only
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        out = torch.sparse_csr_tensor(pattern.crow, pattern.col, a.new_zeros(pattern.nnz), pattern.shape,
+                                      check_invariants=False)
     return torch.sparse.sampled_addmm(out, a, b.t(), beta=0.0, out=out).values()
 
 
