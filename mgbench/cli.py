@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
     p.add_argument("--seeds", help="e.g. 0-4 (the default) or 0,2; with --suite, replaces the suite's seeds")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience) or aux.KEY")
+                   help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience, min_epochs) or aux.KEY")
     p.add_argument("--features", default="default",
                    help="feature recipe: default (the dataset's x), profile, profile+text, profile+text+image, fused")
     p.add_argument("--feature-option", action="append", metavar="KEY=VALUE",

@@ -227,3 +227,37 @@ def test_suite_narrowed_by_model_and_seeds(data_root, tmp_path, capsys):
     assert main(base + ["--model", "gcn"]) == 2
     assert "the suite has no model 'gcn'; it has logistic-regression, decision-tree" in capsys.readouterr().err
     assert len(records(results)) == 1
+
+
+def test_early_stopping_waits_for_min_epochs():
+    """A model on the majority-class plateau is not stopped before ``min_epochs``."""
+    from mgbench.benchmark.train import EpochSelector, FitResult
+
+    task = get_task("bot")
+    y = np.array([0] * 7 + [1] * 3)
+    plateau = np.tile([0.9, 0.1], (10, 1))          # predicts the majority class: F1 cannot improve
+    learned = np.eye(2)[y] * 0.8 + 0.1              # from epoch 41 on, every node right
+
+    def stops_at(min_epochs: int) -> tuple[int, int]:
+        selector = EpochSelector(FitResult(0, {}, {}, 0), task, y, y, reference=False)
+        for epoch in range(200):
+            selector.update(epoch, learned if epoch >= 40 else plateau, plateau)
+            if selector.should_stop(30, min_epochs):
+                break
+        return selector.result.epochs_run, selector.result.best_epoch
+
+    assert stops_at(0) == (31, 1)                   # patience alone gives up on the plateau
+    assert stops_at(100) == (100, 41)
+
+
+def test_min_epochs_zero_is_recorded_as_absent(data_root, tmp_path):
+    """The default (100) is recorded; 0 is written as absent, the definition of runs made before it
+    existed, so their stored ids still match -- and a run read back without it stops by patience alone."""
+    base = ["run", "--dataset", "mgtab-synthetic", "--dataset-option", "num_nodes=300", "--task", "bot",
+            "--model", "gcn", "--seeds", "0", "--set", "epochs=6", "--set", "patience=1", "--set", "lr=0",
+            "--root", str(data_root), "--quiet"]          # lr 0: validation F1 never improves after epoch 1
+    assert main(base + ["--results", str(tmp_path / "default")]) == 0
+    assert main(base + ["--set", "min_epochs=0", "--results", str(tmp_path / "zero")]) == 0
+    (default,), (zero,) = records(tmp_path / "default"), records(tmp_path / "zero")
+    assert default["definition"]["training"]["min_epochs"] == 100 and default["epochs_run"] == 6
+    assert "min_epochs" not in zero["definition"]["training"] and zero["epochs_run"] == 2

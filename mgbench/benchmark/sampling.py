@@ -170,7 +170,7 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
             val_p = p[: split.val.numel()]
         score = selector.update(epoch, val_p, p[split.val.numel():])
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")
-        if selector.should_stop(settings.patience):
+        if selector.should_stop(settings.patience, settings.min_epochs):
             break
     best.seeds_per_s = round(seen / train_time, 1) if train_time > 0 else 0.0
     return best

@@ -38,6 +38,11 @@ class TrainSettings:
     lr: float = 1e-3
     weight_decay: float = 5e-4
     patience: int = 30
+    #: Early stopping never fires before this many epochs. Why: a model can sit on
+    #: the majority-class plateau for its first 30+ epochs (HGT and RGT on ``bot``),
+    #: where validation F1 cannot improve and ``patience`` alone stops it untrained.
+    #: A definition without the key means 0: runs recorded before it existed.
+    min_epochs: int = 100
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -79,8 +84,9 @@ class EpochSelector:
             self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.reference)
         return score
 
-    def should_stop(self, patience: int) -> bool:
-        return not self.reference and self.result.epochs_run - self.result.best_epoch >= patience
+    def should_stop(self, patience: int, min_epochs: int) -> bool:
+        run, best = self.result.epochs_run, self.result.best_epoch
+        return not self.reference and run >= min_epochs and run - best >= patience
 
 
 def embedding_module(model: torch.nn.Module) -> torch.nn.Module:
@@ -167,7 +173,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
             val_scores = probabilities(eval_logits[val_idx], task)
         score = selector.update(epoch, val_scores, probabilities(eval_logits[test_idx], task))
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")
-        if selector.should_stop(settings.patience):
+        if selector.should_stop(settings.patience, settings.min_epochs):
             break
     if tap is not None:
         tap.close()
