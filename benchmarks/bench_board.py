@@ -1,7 +1,7 @@
 """Time the GNN half of the `mgtab` board on the full-size twin and extrapolate to every seed.
 
 The MGTAB board is 8 GNNs x 2 tasks x 5 seeds under the default protocol (up
-to 200 epochs, early stopping with patience 30). This script runs the suite's
+to 200 epochs, early stopping with patience 30 from epoch 100 on). This script runs the suite's
 GNN runs for ``--seeds`` (default: seed 0 only, 16 runs) through the real CLI,
 
     mgbench run --suite mgtab --dataset mgtab-synthetic --model <the 8 GNNs> --seeds 0 --jobs 2
@@ -12,7 +12,7 @@ time, and the board's estimated wall time: the measured wall time times
 ``5 / len(seeds)`` (every seed trains the same models for a similar number of
 epochs; the spread of epochs over seeds is the estimate's uncertainty).
 
-    python benchmarks/bench_board.py                     # 16 runs, about half an hour on 2 cores
+    python benchmarks/bench_board.py                     # 16 runs, about 20 minutes on 2 cores
     python benchmarks/bench_board.py --seeds 0-4         # the whole board, measured, not estimated
     python benchmarks/bench_board.py --models gcn,rgcn   # a part
 """

@@ -133,9 +133,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         if unknown:
             raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; "
                              f"available: {', '.join(TrainSettings.names())}")
-        training = {**TrainSettings().__dict__, **spec.training}
-        if not training["min_epochs"]:  # 0 is written as absent: the definition (and id) of earlier runs
-            del training["min_epochs"]
+        training = TrainSettings(**spec.training).definition()
         if spec.protocol == "reference":
             training["patience"] = None
     if spec.features == "fused" and model_spec.kind != "gnn":
@@ -195,8 +193,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
                 model = build(graph.num_features)
             model = model.to(device)
             num_parameters = sum(p.numel() for p in model.parameters())
-            settings = TrainSettings(**{"min_epochs": 0,  # absent from runs defined before it existed
-                                        **{k: v for k, v in d["training"].items() if v is not None}})
+            settings = TrainSettings.from_definition(d["training"])
             if d["protocol"] == "reference":
                 settings.patience = settings.epochs
             aux = None

@@ -48,6 +48,22 @@ class TrainSettings:
     def names(cls) -> tuple[str, ...]:
         return tuple(cls.__dataclass_fields__)
 
+    def definition(self) -> dict:
+        """The settings as a run's definition records them: ``min_epochs`` 0 is left out.
+
+        Why: runs recorded before ``min_epochs`` existed ran with 0 and have no
+        key; writing 0 as absent keeps their definitions, and so their ids.
+        """
+        out = dict(self.__dict__)
+        if not out["min_epochs"]:
+            del out["min_epochs"]
+        return out
+
+    @classmethod
+    def from_definition(cls, training: dict) -> "TrainSettings":
+        """The inverse of :meth:`definition` (``None`` values, e.g. the reference protocol's patience, skipped)."""
+        return cls(**{"min_epochs": 0, **{k: v for k, v in training.items() if v is not None}})
+
 
 @dataclass
 class FitResult:
