@@ -8,6 +8,10 @@ notes its resident memory with data and model loaded, resets the kernel's
 high-water mark (``/proc/self/clear_refs``), runs one warm-up epoch (which
 builds our cached operators, so its time is reported apart) and ``--repeats``
 timed epochs, and reports the median and the high-water mark above that base.
+Both implementations run with the allocator settings of ``mgbench run``
+(:func:`~mgbench.benchmark.environment.keep_freed_memory`: glibc reuses freed
+memory instead of faulting in fresh pages for every large tensor);
+``--system-malloc`` times them with glibc's defaults instead.
 
 The floor of a model is what its epoch would take if every kernel ran at the
 machine's measured peak: dense-matmul FLOPs (forward plus backward, counted
@@ -50,6 +54,7 @@ import torch.nn.functional as F
 
 from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn, sparse
 from mgbench.baselines import gat, hgt, reference_attention, rgt, simple_hgn
+from mgbench.benchmark.environment import keep_freed_memory
 from mgbench.datasets import get_split, load, select_relations
 
 DEFAULTS = {"hidden_channels": 256, "dropout": 0.3}
@@ -485,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per measurement (median)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1,000-node graph, 1 repeat")
     parser.add_argument("--root", default=None, help="dataset root (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
+    parser.add_argument("--system-malloc", action="store_true",
+                        help="glibc's default malloc settings instead of those `mgbench run` sets")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -495,13 +502,15 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown model(s) {unknown}; available: {', '.join(MODELS)}")
     repeats = 1 if args.quick else args.repeats
+    malloc = ("glibc defaults" if args.system_malloc else
+              "freed memory kept" if keep_freed_memory() else "as the environment sets it")
     options = {"num_nodes": 1000} if args.quick else {}
     data = load("mgtab-synthetic", root=args.root, **options)
     peak_flops, bandwidth = measure_machine()
     print(f"mgtab-synthetic: {data.num_nodes} nodes, {data.edge_index.size(1)} edges, {data.x.size(1)} features; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average "
           f"{os.getloadavg()[0]:.1f}; matmul {peak_flops / 1e9:.0f} GFLOP/s, copy {bandwidth / 1e9:.1f} GB/s; "
-          f"median of {repeats} epochs after 1 warm-up")
+          f"median of {repeats} epochs after 1 warm-up; malloc: {malloc}")
     print(f"{'model':<10} {'relations':<18} {'ours s':>7} {'ref s':>7} {'speed-up':>8} {'ours MB':>8} "
           f"{'ref MB':>7} {'floor s':>8} {'ours/floor':>10} {'1st ours s':>10}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch_geometric.utils import softmax
 
 from mgbench.baselines import gat, hgt, reference_attention as ref_attn, rgt, simple_hgn
-from mgbench.baselines.attention import SparsePattern, attend, sddmm, segment_softmax, spmm
+from mgbench.baselines.attention import SparsePattern, additive_logits, attend, sddmm, segment_softmax, spmm
 from mgbench.datasets import get_split, select_relations
 from mgbench.registry import registered_models
 
@@ -202,6 +202,38 @@ def test_sparse_operations_match_dense_definitions(heads, shared):
                        (segment_softmax, (values,))]:
         call = (lambda *t, fn=fn: fn(pattern, *t)) if fn is not dropped else fn
         assert torch.autograd.gradcheck(call, inputs), fn
+
+
+@pytest.mark.parametrize("scale", [1.0, 100.0])
+def test_softmax_with_and_without_the_row_max_shift(scale):
+    """Logits within +-30 skip the row-max shift, larger ones keep it: both are PyG's softmax, in float32 too."""
+    torch.manual_seed(0)
+    row, col = torch.randint(0, 6, (50,)), torch.randint(0, 8, (50,))
+    row[row == 2] = 3  # an empty row
+    pattern, _ = SparsePattern.from_coo(row, col, (6, 8))
+    logits = scale * torch.randn(pattern.nnz)
+    x = torch.randn(8, 5)
+    probs = softmax(logits, pattern.row.long(), num_nodes=6)
+    assert torch.isfinite(probs).all()
+    torch.testing.assert_close(segment_softmax(pattern, logits), probs)
+    torch.testing.assert_close(attend(pattern, logits, x), _dense(pattern, probs) @ x)
+    assert torch.equal(attend(pattern, logits, x)[2], torch.zeros(5))
+
+
+def test_additive_logits_match_their_definition():
+    torch.manual_seed(0)
+    row, col = torch.randint(0, 5, (30,)), torch.randint(0, 7, (30,))
+    pattern, _ = SparsePattern.from_coo(row, col, (5, 7))
+    dst = torch.randn(5, dtype=torch.float64, requires_grad=True)
+    src = torch.randn(7, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(pattern.nnz, dtype=torch.float64, requires_grad=True)
+    r, c = pattern.row.long(), pattern.col.long()
+    torch.testing.assert_close(additive_logits(pattern, dst, src, bias, 0.2),
+                               F.leaky_relu(dst[r] + src[c] + bias, 0.2))
+    torch.testing.assert_close(additive_logits(pattern, dst, src), F.leaky_relu(dst[r] + src[c], 0.2))
+    assert torch.autograd.gradcheck(lambda d, s, b: additive_logits(pattern, d, s, b, 0.1), (dst, src, bias))
+    with pytest.raises(ValueError, match="negative_slope"):
+        additive_logits(pattern, dst, src, negative_slope=0.0)
 
 
 def test_graph_without_edges():

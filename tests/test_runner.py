@@ -261,3 +261,25 @@ def test_min_epochs_zero_is_recorded_as_absent(data_root, tmp_path):
     (default,), (zero,) = records(tmp_path / "default"), records(tmp_path / "zero")
     assert default["definition"]["training"]["min_epochs"] == 100 and default["epochs_run"] == 6
     assert "min_epochs" not in zero["definition"]["training"] and zero["epochs_run"] == 2
+
+
+_ALLOCATOR_PROBE = """
+import os, sys
+from mgbench.benchmark.environment import keep_freed_memory
+changed = keep_freed_memory()
+print(changed, os.environ.get("MALLOC_MMAP_MAX_"), os.environ.get("MALLOC_TRIM_THRESHOLD_"))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc options")
+@pytest.mark.parametrize("env,expected", [({}, "True 0 2147483647"), ({"MGBENCH_MALLOC": "system"}, "False None None"),
+                                          ({"MALLOC_MMAP_MAX_": "65536"}, "False 65536 None")])
+def test_allocator_keeps_freed_memory_unless_told_otherwise(env, expected):
+    """`mgbench run` has glibc reuse freed memory (workers inherit it through the environment); a user's own
+    malloc settings, or MGBENCH_MALLOC=system, are left alone."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MGBENCH_MALLOC"))}
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], env={**base, **env}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == expected

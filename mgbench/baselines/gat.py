@@ -10,7 +10,7 @@ from torch_geometric.nn.inits import glorot, zeros
 
 from mgbench.registry import register_model
 
-from .attention import GraphCache, GraphLayout, SparsePattern, attend, check_graph
+from .attention import GraphCache, GraphLayout, SparsePattern, additive_logits, attend, check_graph
 
 
 def build_gat_layout(edge_index: Tensor, edge_type: Tensor | None, num_nodes: int) -> GraphLayout:
@@ -32,8 +32,9 @@ class GATLayer(nn.Module):
 
     ``e_ij = LeakyReLU(a_src . W x_j + a_dst . W x_i)`` per head, softmax over
     ``j in N(i) + {i}``, ``out_i = ||_h sum_j alpha_ij W x_j`` (or the mean of
-    heads), ``+ bias``. The two attention terms are per-node scalars gathered
-    per edge; aggregation is one SpMM over all heads. Parameters carry
+    heads), ``+ bias``. The two attention terms are per-node scalars, computed
+    as ``x . (W^T a)`` (one ``[N, 2H]`` product) and gathered per entry by
+    :func:`.attention.additive_logits`; aggregation is one SpMM over all heads. Parameters carry
     ``GATConv``'s names, shapes and initialisation (``lin.weight``,
     ``att_src``, ``att_dst``, ``bias``), so state dicts load either way.
     """
@@ -58,11 +59,13 @@ class GATLayer(nn.Module):
     def forward(self, x: Tensor, layout: GraphLayout) -> Tensor:
         num_nodes, heads, channels = x.size(0), self.heads, self.out_channels
         h = self.lin(x).view(num_nodes, heads, channels)
+        # a . (W x) = (W^T a) . x: both scores of every head from x in one small product, [N, 2H]
+        weight = self.lin.weight.view(heads, channels, -1)
+        att = torch.cat([self.att_src[0], self.att_dst[0]]).view(2, heads, channels, 1)
+        scores = x @ (weight * att).sum(2).view(2 * heads, -1).t()
         pattern = layout.heads(heads)  # row i*H + h: node i, head h
-        score_src = torch.einsum("nhc,hc->nh", h, self.att_src[0]).reshape(-1)
-        score_dst = torch.einsum("nhc,hc->nh", h, self.att_dst[0]).reshape(-1)
-        logits = F.leaky_relu(score_src.index_select(0, pattern.col) + score_dst.index_select(0, pattern.row),
-                              self.negative_slope)
+        logits = additive_logits(pattern, scores[:, heads:].reshape(-1), scores[:, :heads].reshape(-1),
+                                 negative_slope=self.negative_slope)
         out = attend(pattern, logits, h.view(-1, channels), self.dropout, self.training)
         out = out.view(num_nodes, heads * channels) if self.concat else out.view(num_nodes, heads, channels).mean(1)
         return out + self.bias

@@ -9,8 +9,8 @@ from torch import Tensor, nn
 
 from mgbench.registry import register_model
 
-from .attention import (GraphCache, GraphLayout, SparsePattern, check_graph, kaiming_linear_init, segment_softmax,
-                        spmm)
+from .attention import (GraphCache, GraphLayout, SparsePattern, additive_logits, check_graph, kaiming_linear_init,
+                        segment_softmax, spmm)
 
 
 def build_simple_hgn_layout(edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int) -> GraphLayout:
@@ -32,7 +32,8 @@ class SimpleHGNLayer(nn.Module):
 
     How it is fast: ``a`` splits into three parts, so the logit is the sum of a
     per-target, a per-source and a per-relation scalar, each computed once per
-    node (or relation) and gathered per edge; aggregation is one SpMM. The
+    node (or relation) and gathered per edge (:func:`.attention.additive_logits`);
+    aggregation is one SpMM. The
     parameters are those of the MGTAB ``layer.SimpleHGNLayer`` (``W``,
     ``W_r``, ``a``, ``W_res``, ``rel_emb``; one head), so state dicts load
     either way.
@@ -53,9 +54,8 @@ class SimpleHGNLayer(nn.Module):
         h = self.W(x)
         a_dst, a_src, a_rel = self.a.weight.view(3, self.out_channels)
         score_rel = self.W_r(self.rel_emb.weight) @ a_rel  # [R]
-        logits = ((h @ a_dst).index_select(0, pattern.row) + (h @ a_src).index_select(0, pattern.col)
-                  + score_rel.index_select(0, layout.relation))
-        alpha = segment_softmax(pattern, F.leaky_relu(logits, 0.2))
+        logits = additive_logits(pattern, h @ a_dst, h @ a_src, score_rel.index_select(0, layout.relation), 0.2)
+        alpha = segment_softmax(pattern, logits)
         if alpha_prev is not None and self.beta is not None:
             alpha = alpha * (1 - self.beta) + alpha_prev * self.beta
         out = F.elu(spmm(pattern, alpha, h) + self.W_res(x))
