@@ -304,3 +304,24 @@ def test_runs_on_cuda_like_on_cpu(graph_cases, name):
     out, gx = _run(model.cuda(), x.cuda(), edge_index.cuda(), edge_type.cuda())
     torch.testing.assert_close(out.cpu(), out_cpu, rtol=RTOL, atol=1e-10)
     torch.testing.assert_close(gx.cpu(), gx_cpu, rtol=RTOL, atol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threaded_entry_kernels_equal_the_single_calls(threads, monkeypatch):
+    """gather, scatter_sum and segment_reduce split big inputs across threads; the results do not change."""
+    from mgbench.baselines import attention
+
+    monkeypatch.setattr(attention, "_MIN_CHUNK", 64)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    torch.manual_seed(0)
+    rows = torch.randint(0, 40, (1000,))
+    rows[rows == 7] = 8  # an empty row
+    rows[:300] = 5  # a row much longer than a chunk
+    pattern, _ = SparsePattern.from_coo(rows, torch.randint(0, 50, (1000,)), (40, 50))
+    values = torch.randn(pattern.nnz, dtype=torch.float64)
+    assert torch.equal(attention.gather(values, pattern.t_perm), values[pattern.t_perm])
+    torch.testing.assert_close(attention.scatter_sum(pattern.col, values, 50),
+                               torch.zeros(50, dtype=torch.float64).index_add_(0, pattern.col, values))
+    for reduce in ("sum", "max"):
+        assert torch.equal(attention.segment_reduce(values, pattern.crow, reduce),
+                           torch.segment_reduce(values, reduce, offsets=pattern.crow))
