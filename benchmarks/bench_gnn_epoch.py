@@ -8,8 +8,8 @@ notes its resident memory with data and model loaded, resets the kernel's
 high-water mark (``/proc/self/clear_refs``), runs one warm-up epoch (which
 builds our cached operators, so its time is reported apart) and ``--repeats``
 timed epochs, and reports the median and the high-water mark above that base.
-Both implementations run with the allocator settings of ``mgbench run``
-(:func:`~mgbench.benchmark.environment.keep_freed_memory`: glibc reuses freed
+Both implementations train with the allocator settings of ``mgbench run``
+(:func:`~mgbench.benchmark.environment.freed_memory_kept`: glibc reuses freed
 memory instead of faulting in fresh pages for every large tensor);
 ``--system-malloc`` times them with glibc's defaults instead.
 
@@ -37,6 +37,7 @@ Adding a model: put ``name: (our_class, reference_class, hyperparameters)`` in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
@@ -54,7 +55,7 @@ import torch.nn.functional as F
 
 from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn, sparse
 from mgbench.baselines import gat, hgt, reference_attention, rgt, simple_hgn
-from mgbench.benchmark.environment import keep_freed_memory
+from mgbench.benchmark.environment import freed_memory_kept
 from mgbench.datasets import get_split, load, select_relations
 
 DEFAULTS = {"hidden_channels": 256, "dropout": 0.3}
@@ -408,16 +409,17 @@ def run_child(job: dict) -> dict:
 
     base_kb = _memory_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
-    start = time.perf_counter()
-    epoch()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(job["repeats"]):
+    with contextlib.nullcontext() if job["system_malloc"] else freed_memory_kept():
         start = time.perf_counter()
         epoch()
-        times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "first": first,
-            "peak_mb": (_memory_kb("VmHWM") - base_kb) / 1024}
+        first = time.perf_counter() - start
+        times = []
+        for _ in range(job["repeats"]):
+            start = time.perf_counter()
+            epoch()
+            times.append(time.perf_counter() - start)
+        peak_mb = (_memory_kb("VmHWM") - base_kb) / 1024
+    return {"seconds": statistics.median(times), "first": first, "peak_mb": peak_mb}
 
 
 # ---------------------------------------------------------------- parent
@@ -502,8 +504,8 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown model(s) {unknown}; available: {', '.join(MODELS)}")
     repeats = 1 if args.quick else args.repeats
-    malloc = ("glibc defaults" if args.system_malloc else
-              "freed memory kept" if keep_freed_memory() else "as the environment sets it")
+    with freed_memory_kept() as kept:
+        malloc = "glibc defaults" if args.system_malloc else "freed memory kept" if kept else "as the environment sets"
     options = {"num_nodes": 1000} if args.quick else {}
     data = load("mgtab-synthetic", root=args.root, **options)
     peak_flops, bandwidth = measure_machine()
@@ -517,7 +519,7 @@ def main(argv: list[str] | None = None) -> None:
         for relations in args.relations:
             path, info = _save_graph(data, relations, Path(tmp))
             for name in models:
-                job = {"model": name, "graph": str(path), "repeats": repeats}
+                job = {"model": name, "graph": str(path), "repeats": repeats, "system_malloc": args.system_malloc}
                 ours = _measure({**job, "impl": "ours"}) or {}
                 ref = _measure({**job, "impl": "reference"}) or {}
                 floor = None

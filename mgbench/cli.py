@@ -103,7 +103,6 @@ def cmd_models(args) -> None:
 
 def cmd_run(args) -> None:
     from mgbench.benchmark import ResultStore, RunSpec, distributed, load_suite, sweep
-    from mgbench.benchmark.environment import keep_freed_memory
     from mgbench.benchmark.runner import parse_shard
     from mgbench.benchmark.sampling import parse_fanout
     from mgbench.benchmark.train import TrainSettings
@@ -140,7 +139,6 @@ def cmd_run(args) -> None:
                          aux_settings=aux_settings, protocol=args.protocol, sampling=sampling)
                  for seed in parse_seeds(args.seeds or "0-4")]
     store = ResultStore(args.results)
-    keep_freed_memory()
     with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
         records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
                         shard=parse_shard(args.shard), progress=not args.quiet, sampler=args.sampler,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import platform
@@ -10,6 +11,7 @@ import subprocess
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -24,9 +26,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# glibc mallopt() parameters (malloc.h)
+# glibc mallopt() parameters (malloc.h) and glibc's defaults for them
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_KEEP_FREED = {"MALLOC_MMAP_MAX_": (_M_MMAP_MAX, 0), "MALLOC_TRIM_THRESHOLD_": (_M_TRIM_THRESHOLD, 2**31 - 1)}
+_KEPT = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1}
+_DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024}
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -35,38 +38,40 @@ def _glibc() -> ctypes.CDLL | None:
     return ctypes.CDLL(None)
 
 
-def keep_freed_memory() -> bool:
-    """Let glibc's ``malloc`` reuse freed memory instead of mapping fresh pages for every large tensor.
+@contextlib.contextmanager
+def freed_memory_kept() -> Iterator[bool]:
+    """Within the block, glibc's ``malloc`` reuses freed memory instead of mapping fresh pages for every large tensor.
 
-    Why: by default each allocation above 32 MB is its own ``mmap``, returned to
-    the system when freed, so the next one is paid again in page faults and
-    zeroing -- about 12 ms per 55 MB tensor on the 2-core development machine,
-    ten times the arithmetic of the elementwise op that asked for it. Attention
-    layers make dozens of such per-entry tensors an epoch: GAT's full-batch
-    epoch on full-size ``mgtab-synthetic`` drops from 0.64 s to 0.41 s, RGT's from
-    3.5 s to 2.2 s (``benchmarks/bench_gnn_epoch.py``). Results are unchanged:
-    this moves no arithmetic.
+    Why: by default each allocation above 32 MB is its own ``mmap``, handed
+    back to the system when freed, so the next one pays again in page faults
+    and zeroing -- about 12 ms per 55 MB tensor on the 2-core development
+    machine, ten times the arithmetic of the elementwise op that asked for it.
+    Attention layers make dozens of such per-entry tensors an epoch: GAT's
+    full-batch epoch on full-size ``mgtab-synthetic`` drops from 0.64 s to
+    0.41 s, RGT's from 3.5 s to 2.2 s. The price is resident memory: freed
+    memory stays with the process until the block ends (R-GCN's epoch peak
+    above the loaded data: 349 MB -> 791 MB; ``benchmarks/bench_gnn_epoch.py``
+    prints both). Results are unchanged: no arithmetic moves.
 
-    Sets ``MALLOC_MMAP_MAX_=0`` and ``MALLOC_TRIM_THRESHOLD_`` at 2 GiB for this
-    process (``mallopt``) and in the environment, so worker processes start with
-    them. Leaves things as they are where the user set either variable, where
-    ``MGBENCH_MALLOC=system``, and off glibc. Freed memory stays with the process
-    until :func:`release_freed_memory`. Returns whether it changed anything.
+    The runner trains inside this block; loading stays outside, so the
+    dataset's big arrays are mapped as usual. Yields whether it changed
+    anything: not off glibc, not where ``MGBENCH_MALLOC=system``, and not where
+    the user set ``MALLOC_MMAP_MAX_`` or ``MALLOC_TRIM_THRESHOLD_`` (their
+    settings win). On exit glibc's defaults return and the freed memory goes
+    back to the system (``malloc_trim``).
     """
     libc = _glibc()
-    if libc is None or os.environ.get("MGBENCH_MALLOC") == "system" or any(k in os.environ for k in _KEEP_FREED):
-        return False
-    for name, (param, value) in _KEEP_FREED.items():
-        if not libc.mallopt(param, value):
-            return False
-        os.environ[name] = str(value)
-    return True
-
-
-def release_freed_memory() -> None:
-    """Hand memory freed so far back to the system (``malloc_trim``), so a run's peak is its own."""
-    libc = _glibc()
-    if libc is not None:
+    if (libc is None or os.environ.get("MGBENCH_MALLOC") == "system"
+            or {"MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ)):
+        yield False
+        return
+    for param, value in _KEPT.items():
+        libc.mallopt(param, value)
+    try:
+        yield True
+    finally:
+        for param, value in _DEFAULTS.items():
+            libc.mallopt(param, value)
         libc.malloc_trim(0)
 
 

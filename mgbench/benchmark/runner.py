@@ -172,8 +172,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
     y, _ = ds.task_labels(graph, task)
     split = ds.get_split(graph, task, d["seed"])
     env.seed_everything(d["seed"])
-    env.release_freed_memory()  # the previous run's freed memory is not this run's peak
-    with env.PeakMemory(device) as mem:
+    with env.freed_memory_kept(), env.PeakMemory(device) as mem:
         start = time.perf_counter()
         if run.model_spec.kind == "features":
             hyper = dict(d["hyperparameters"])
