@@ -47,11 +47,12 @@ def freed_memory_kept() -> Iterator[bool]:
     and zeroing -- about 12 ms per 55 MB tensor on the 2-core development
     machine, ten times the arithmetic of the elementwise op that asked for it.
     Attention layers make dozens of such per-entry tensors an epoch: GAT's
-    full-batch epoch on full-size ``mgtab-synthetic`` drops from 0.64 s to
-    0.41 s, RGT's from 3.5 s to 2.2 s. The price is resident memory: freed
+    full-batch epoch on full-size ``mgtab-synthetic`` drops from 0.41 s to
+    0.29 s, RGT's from 3.2 s to 2.2 s. The price is resident memory: freed
     memory stays with the process until the block ends (R-GCN's epoch peak
-    above the loaded data: 349 MB -> 791 MB; ``benchmarks/bench_gnn_epoch.py``
-    prints both). Results are unchanged: no arithmetic moves.
+    above the loaded data: 349 MB -> 753 MB). ``benchmarks/bench_gnn_epoch.py``
+    measures both ways (``--system-malloc``). Results are unchanged: no
+    arithmetic moves.
 
     The runner trains inside this block; loading stays outside, so the
     dataset's big arrays are mapped as usual. Yields whether it changed
