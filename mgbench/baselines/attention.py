@@ -182,7 +182,9 @@ def _side_by_side(tasks: list[Callable[[], T]]) -> list[T]:
     global _pool
     if len(tasks) == 1:
         return [tasks[0]()]
-    if _pool is None or _pool[0] < len(tasks):
+    if _pool is None or _pool[0] < len(tasks):  # first use, or more threads asked for since
+        if _pool is not None:
+            _pool[1].shutdown(wait=False)
         _pool = (len(tasks), ThreadPoolExecutor(len(tasks), thread_name_prefix="mgbench-attention"))
     return [f.result() for f in [_pool[1].submit(task) for task in tasks]]
 
