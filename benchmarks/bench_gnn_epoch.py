@@ -24,8 +24,8 @@ at the speed of a large float32 matmul, plus the bytes each kernel must read
 and write once (operands, results, CSR indices, per-edge attention scalars,
 optimizer state) at the bandwidth of a large tensor copy. Both speeds are
 measured in our build's child right after its timed epochs (the ``GFLOP/s`` and
-``GB/s`` columns): this VM's copy bandwidth has been seen to move from 45 to
-78 GB/s within one run, and a floor taken at another moment would not be the
+``GB/s`` columns): this VM's copy bandwidth has been seen to move between 41
+and 83 GB/s within one run, and a floor taken at another moment would not be the
 epoch's. It ignores what a
 real kernel cannot avoid (cache misses of row gathers, thread start-up,
 Python), so ``ours / floor`` says how much of the machine an epoch leaves
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
                     floor = cost.flops / flops + cost.bytes / bytes_per_s
                 o, r, rk = ours.get("seconds"), ref.get("seconds"), ref_kept.get("seconds")
                 print(f"{name:<10} {relations:<18} {_cell(o, '.3f'):>7} {_cell(r, '.3f'):>7} "
-                      f"{_ratio(r, o, 'x'):>8} {_cell(rk, '.3f'):>10} {_ratio(rk, o, 'x'):>13} "
+                      f"{_ratio(r, o, '.1f', 'x'):>8} {_cell(rk, '.3f'):>10} {_ratio(rk, o, '.1f', 'x'):>13} "
                       f"{_cell(ours.get('peak_mb'), '.0f'):>8} {_cell(ref.get('peak_mb'), '.0f'):>7} "
                       f"{_cell(floor, '.3f'):>8} {_ratio(o, floor):>10} {_ratio(rk, floor):>14} "
                       f"{_cell(ours.get('first'), '.2f'):>10} {flops / 1e9:>7.0f} {bytes_per_s / 1e9:>5.1f}", flush=True)
@@ -554,8 +554,8 @@ def _cell(value: float | None, spec: str, suffix: str = "") -> str:
     return "n/a" if value is None else format(value, spec) + suffix
 
 
-def _ratio(a: float | None, b: float | None, suffix: str = "") -> str:
-    return _cell(a / b if a and b else None, ".2f" if not suffix else ".1f", suffix)
+def _ratio(a: float | None, b: float | None, spec: str = ".2f", suffix: str = "") -> str:
+    return _cell(a / b if a and b else None, spec, suffix)
 
 if __name__ == "__main__":
     main()

@@ -263,7 +263,6 @@ def test_min_epochs_zero_is_recorded_as_absent(data_root, tmp_path):
     assert "min_epochs" not in zero["definition"]["training"] and zero["epochs_run"] == 2
 
 
-
 _ALLOCATOR_PROBE = """
 import resource, torch
 from mgbench.benchmark.environment import freed_memory_kept
