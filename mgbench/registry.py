@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 KINDS = ("gnn", "features")
+#: The attribute under which :func:`register_model` leaves a class's :class:`ModelSpec`.
+SPEC_ATTRIBUTE = "__mgbench_spec__"
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,23 @@ def register_model(name: str, *, kind: str, defaults: dict[str, Any] | None = No
         if name in _REGISTRY and not replace and _REGISTRY[name].factory is not factory:
             raise ValueError(f"model {name!r} is already registered")
         doc = description or (inspect.getdoc(factory) or "").split("\n")[0]
-        _REGISTRY[name] = ModelSpec(name, kind, factory, dict(defaults or {}), doc)
+        spec = ModelSpec(name, kind, factory, dict(defaults or {}), doc)
+        _REGISTRY[name] = spec
+        # Kept on the class too, so that its registration applies however it is found
+        # (``file.py:Class``, ``module:Class``, entry point); read from ``__dict__`` so a
+        # subclass does not inherit its parent's name and defaults.
+        try:
+            setattr(factory, SPEC_ATTRIBUTE, spec)
+        except (AttributeError, TypeError):  # e.g. a builtin; found by name only
+            pass
         return factory
 
     return decorator
+
+
+def registration_of(factory: Any) -> ModelSpec | None:
+    """The spec ``factory`` itself was registered with (not one inherited from a parent class)."""
+    return vars(factory).get(SPEC_ATTRIBUTE) if hasattr(factory, "__dict__") else None
 
 
 def registered_models() -> dict[str, ModelSpec]:
