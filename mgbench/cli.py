@@ -4,24 +4,54 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
 
 import yaml
 
-DEFAULT_RESULTS = Path("leaderboard") / "results"
+#: The records committed with the project: the published board's input.
+COMMITTED_RESULTS = Path("leaderboard") / "results"
+
+
+def user_results() -> Path:
+    """Where ``mgbench run`` writes by default: ``$MGBENCH_RESULTS``, else ``results/`` under
+    the data root. Why not ``leaderboard/results``: a fresh clone's committed records would
+    make the first ``run`` skip everything, and a user's runs would mix into the published ones."""
+    from mgbench.datasets import default_root
+
+    return Path(os.environ.get("MGBENCH_RESULTS") or default_root() / "results").expanduser()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the interrupted command kept."""
 
 
 def _key_values(items: list[str] | None, flag: str) -> dict:
-    """``["a=1", "b=x"]`` -> {"a": 1, "b": "x"} (values parsed as YAML scalars)."""
+    """``["a=1", "b=x"]`` -> {"a": 1, "b": "x"} (values parsed as YAML scalars, see :func:`_scalar`)."""
     out = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"{flag} takes key=value, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = _scalar(value)
     return out
+
+
+def _scalar(text: str):
+    """A ``--set`` value as YAML reads it, with numbers YAML 1.1 leaves as text (``1e12``, ``nan``)."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ValueError(f"cannot read {text!r}: {str(err).splitlines()[0]}") from None
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _dataset_options(args) -> dict:
@@ -44,9 +74,9 @@ def cmd_info(args) -> None:
     if args.name not in ds.DATASETS:
         raise ValueError(f"unknown dataset {args.name!r}; available: {', '.join(ds.DATASETS)}")
     if not ds.is_downloaded(args.name, args.root):
-        print(f"{args.name}: not downloaded under {args.root or ds.default_root()} "
-              f"(run `mgbench download {args.name}`)")
-        return
+        root = f" --root {shlex.quote(args.root)}" if args.root else ""
+        raise ValueError(f"{args.name} is not downloaded under {args.root or ds.default_root()}; "
+                         f"run `mgbench download {args.name}{root}`")
     data = ds.load(args.name, root=args.root, **_dataset_options(args))
     print(f"dataset      {args.name} ({ds.DATASETS[args.name].description})")
     print("downloaded   yes" if ds.DATASETS[args.name].reader else "generated    yes (embedded default)")
@@ -83,7 +113,8 @@ def cmd_splits(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from mgbench.benchmark import TrainSettings, registered_models, resolve_model
+    from mgbench.benchmark import TrainSettings, resolve_model
+    from mgbench.benchmark.models import available_models
 
     if args.name:
         spec = resolve_model(args.name)
@@ -96,9 +127,12 @@ def cmd_models(args) -> None:
             for key, value in TrainSettings().__dict__.items():
                 print(f"  {key} = {value!r}")
         return
-    for spec in registered_models().values():
+    for name, spec in available_models().items():
+        if isinstance(spec, Exception):
+            print(f"{name:<20} {'?':<9} (entry point broken: {spec})")
+            continue
         defaults = ", ".join(f"{k}={v!r}" for k, v in sorted(spec.defaults.items()))
-        print(f"{spec.name:<20} {spec.kind:<9} {defaults}")
+        print(f"{name:<20} {spec.kind:<9} {defaults}")
 
 
 def cmd_run(args) -> None:
@@ -107,6 +141,7 @@ def cmd_run(args) -> None:
     from mgbench.benchmark.sampling import parse_fanout
     from mgbench.benchmark.train import TrainSettings
     from mgbench.datasets import parse_seeds
+    from tqdm.auto import tqdm
 
     sampling = {}
     if args.sampled or args.distributed:
@@ -129,7 +164,8 @@ def cmd_run(args) -> None:
         if missing:
             raise ValueError(f"give --suite, or all of {', '.join(missing)}")
         settings = _key_values(args.set, "--set")
-        training = {k: settings.pop(k) for k in list(settings) if k in TrainSettings.names()}
+        takes = _hyperparameter_names(args.model)  # a model's own `lr` is its own, not the optimiser's
+        training = {k: settings.pop(k) for k in list(settings) if k in TrainSettings.names() and k not in takes}
         aux_settings = {k[4:]: settings.pop(k) for k in list(settings) if k.startswith("aux.")}
         specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
                          seed=seed, hyperparameters=settings, training=training,
@@ -138,20 +174,38 @@ def cmd_run(args) -> None:
                          aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
                          aux_settings=aux_settings, protocol=args.protocol, sampling=sampling)
                  for seed in parse_seeds(args.seeds or "0-4")]
-    store = ResultStore(args.results)
-    with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
-        records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
-                        shard=parse_shard(args.shard), progress=not args.quiet, sampler=args.sampler,
-                        jobs=args.jobs)
-        if not distributed.is_main():
-            return
-    skipped = len(specs) - len(records)
-    for r in records:
-        d, m = r["definition"], r["metrics"]["test"]
-        acc = m.get("accuracy", m.get("subset_accuracy"))
-        print(f"{d['model']:<20} {d['dataset']}/{d['task']} seed {d['seed']}: "
-              f"test acc {acc:.4f}  f1_macro {m['f1_macro']:.4f}  ({r['train_time_s']:.1f} s) -> {r['run_id']}.json")
-    print(f"{len(records)} run(s) written to {store.folder}; {skipped} already stored or in other shards")
+    store = ResultStore(args.results or user_results())
+    progress = not args.quiet
+    say = (lambda message: tqdm.write(message, file=sys.stderr)) if progress else (lambda message: None)
+    try:
+        with distributed.session(args.device) if args.distributed else contextlib.nullcontext() as device:
+            records = sweep(specs, store, root=args.root, device=str(device or args.device), amp=args.amp,
+                            shard=parse_shard(args.shard), progress=progress, sampler=args.sampler,
+                            jobs=args.jobs, force=args.force, on_record=lambda r: tqdm.write(_result_line(r)),
+                            notify=say)
+            if not distributed.is_main():
+                return
+    except KeyboardInterrupt:
+        raise Interrupted(f"{len(store.written)} run(s) of this sweep stored in {store.folder}; "
+                          "the same command again resumes where it stopped") from None
+    stored = len(specs) - len(records)
+    where = f" or in other shards" if args.shard else ""
+    print(f"{len(records)} run(s) written to {store.folder}; {stored} already stored{where}" +
+          (" (--force runs them again)" if stored and not args.shard else ""))
+
+
+def _hyperparameter_names(model: str) -> set[str]:
+    from mgbench.benchmark import resolve_model
+
+    spec = resolve_model(model)
+    return set(spec.defaults) | set(spec.accepted or ())
+
+
+def _result_line(record: dict) -> str:
+    d, m = record["definition"], record["metrics"]["test"]
+    acc = m.get("accuracy", m.get("subset_accuracy"))
+    return (f"{d['model']:<20} {d['dataset']}/{d['task']} seed {d['seed']}: test acc {acc:.4f}  "
+            f"f1_macro {m['f1_macro']:.4f}  ({record['train_time_s']:.1f} s) -> {record['run_id']}.json")
 
 
 def _suite_models(specs: list, models: str) -> list:
@@ -172,7 +226,10 @@ def cmd_leaderboard(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mgbench import __version__
+
     parser = argparse.ArgumentParser(prog="mgbench", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"mgbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def data_args(p, name=True):
@@ -222,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--aux-loss", help="auxiliary loss(es), e.g. supcon or supcon+scc")
     p.add_argument("--aux-weight", type=float, default=0.1)
     p.add_argument("--protocol", default="standard", choices=["standard", "reference"])
-    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
+    p.add_argument("--force", action="store_true", help="run again and replace runs whose record is stored")
     p.add_argument("--shard", help="i/n: run only this process's share of the sweep")
     p.add_argument("--jobs", type=int, default=1,
                    help="train this many runs side by side, one single-threaded process each (CPU sweeps)")
@@ -244,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("leaderboard", help="rebuild the board from the stored result records")
-    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    p.add_argument("--results", default=str(COMMITTED_RESULTS))
     p.add_argument("--out", default="leaderboard")
     p.set_defaults(func=cmd_leaderboard)
     return parser
@@ -260,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ModelError, DatasetError, FileNotFoundError) as err:
         print(f"mgbench: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as stop:
+        print(f"\nmgbench: interrupted{f'; {stop}' if str(stop) else ''}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -230,7 +230,9 @@ def test_recipes_lay_out_blocks_and_carry_the_fusion_inputs(tw22, tmp_path):
                                    "has_image": (1684, 1685)}
     assert torch.equal(full.x[:, 1684].bool(), full.has_image)
     assert sum(full.image_counts.values()) + int(full.has_image.sum()) == keep and full.image_counts["remote"] == 0
+    misses = cache.misses
     fused = build_features(data, "fused", cache=cache, progress=False)
+    assert cache.misses == misses  # one encoding pass serves both image recipes (and the text block too)
     assert fused.feature_blocks == {"profile": (0, 20), "text": (20, 404), "has_image": (404, 405)}
     assert fused.image_spatial.shape == (keep, 16, 1280) and fused.image_spatial.dtype == torch.float16
     attn = TextGuidedImageAttention(384, 1280, 8)

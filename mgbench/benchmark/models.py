@@ -3,9 +3,11 @@ and checking its hyperparameters before anything is trained."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
+import math
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -13,9 +15,13 @@ from typing import Any
 
 import torch
 
-from mgbench.registry import ModelSpec, registered_models
+from mgbench.registry import ModelSpec, registered_models, registration_of
 
 ENTRY_POINT_GROUP = "mgbench.models"
+#: What the runner passes every GNN's constructor, by keyword.
+GNN_ARGUMENTS = ("in_channels", "num_classes", "num_relations")
+#: What it passes only to constructors that name them.
+LAYOUT_ARGUMENTS = ("feature_blocks", "categorical_columns")
 
 
 class ModelError(ValueError):
@@ -23,50 +29,94 @@ class ModelError(ValueError):
 
 
 def _spec_for(name: str, obj: Any) -> ModelSpec:
+    """The spec of a class found by reference: its own registration if it has one (name,
+    kind, defaults), else one built from its constructor's signature under ``name``."""
     if isinstance(obj, ModelSpec):
         return obj
+    registered = registration_of(obj)
+    if registered is not None:
+        return registered
     if inspect.isclass(obj) and issubclass(obj, torch.nn.Module):
         kind = "gnn"
     elif inspect.isclass(obj) and hasattr(obj, "fit") and hasattr(obj, "predict"):
         kind = "features"
     else:
         raise ModelError(f"{name}: {obj!r} is neither a torch.nn.Module class nor a scikit-learn estimator class")
-    skip = {"self", "in_channels", "num_classes", "num_relations", "feature_blocks", "categorical_columns"}
+    skip = set(GNN_ARGUMENTS) | set(LAYOUT_ARGUMENTS) | {"self"}
     defaults = {n: p.default for n, p in inspect.signature(obj).parameters.items()
                 if n not in skip and p.default is not p.empty}
     return ModelSpec(name, kind, obj, defaults, (inspect.getdoc(obj) or "").split("\n")[0])
 
 
 def _import_file(path: Path):
-    module_name = f"mgbench_user_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+    path = path.resolve()
+    module_name = f"mgbench_user_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ModelError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _load_entry_point(name: str, ep) -> ModelSpec:
+    try:
+        return _spec_for(name, ep.load())
+    except Exception as err:  # noqa: BLE001 - any import failure is the user's to see
+        raise ModelError(f"entry point {name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}") from None
+
+
+def available_models() -> dict[str, ModelSpec | ModelError]:
+    """Every model a name finds: the registered ones and the installed ``mgbench.models``
+    entry points (a broken entry point maps to the error that says why)."""
+    out: dict[str, ModelSpec | ModelError] = dict(registered_models())
+    for name, ep in _entry_points().items():
+        if name not in out:
+            try:
+                out[name] = _load_entry_point(name, ep)
+            except ModelError as err:
+                out[name] = err
+    return dict(sorted(out.items()))
+
+
+def _reference_name(where: str, attr: str, is_file: bool) -> str:
+    """How a record names an unregistered model: ``file.py:Class`` (no folder) or ``module:Class``."""
+    return f"{Path(where).name}:{attr}" if is_file else f"{where}:{attr}"
 
 
 def resolve_model(ref: str) -> ModelSpec:
     """The :class:`ModelSpec` for a registered name, ``module:Class``, ``file.py:Class``
-    or an installed package's ``mgbench.models`` entry point."""
+    or an installed package's ``mgbench.models`` entry point.
+
+    A class registered with :func:`~mgbench.registry.register_model` keeps its
+    registered name, kind and defaults however it is found; an unregistered one
+    is named ``file.py:Class`` (without its folder) or ``module:Class``.
+    """
     models = registered_models()
     if ref in models:
         return models[ref]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == ref:
-            try:
-                return _spec_for(ref, ep.load())
-            except Exception as err:  # noqa: BLE001 - any import failure is the user's to see
-                raise ModelError(f"entry point {ref!r} failed to load: {type(err).__name__}: {err}") from None
+    eps = _entry_points()
+    if ref in eps:
+        return _load_entry_point(ref, eps[ref])
     if ":" not in ref:
         raise ModelError(f"unknown model {ref!r}; registered: {', '.join(models)}; "
                          "or give module:Class, path/to/file.py:Class, or an mgbench.models entry point")
     where, _, attr = ref.rpartition(":")
+    is_file = where.endswith(".py") or "/" in where or "\\" in where
     try:
-        if where.endswith(".py") or "/" in where or Path(where).suffix == ".py":
-            path = Path(where)
+        if is_file:
+            path = Path(where).expanduser()
             if not path.is_file():
                 raise ModelError(f"model file {where} does not exist")
             module = _import_file(path)
@@ -78,29 +128,107 @@ def resolve_model(ref: str) -> ModelSpec:
         raise ModelError(f"could not import {where!r}: {type(err).__name__}: {err}") from None
     if not hasattr(module, attr):
         raise ModelError(f"{where} has no attribute {attr!r}")
-    return _spec_for(ref, getattr(module, attr))
+    return _spec_for(_reference_name(where, attr, is_file), getattr(module, attr))
+
+
+def source_digest(spec: ModelSpec) -> str | None:
+    """SHA-256 (16 hex digits) of the file that defines a user's model; ``None`` for ours.
+
+    Why: a run's identity must change when the model's code does, and must not
+    depend on where the file lies or how its path was spelled. mgbench's own
+    models are identified by their registered name and the package version.
+    """
+    module = sys.modules.get(getattr(spec.factory, "__module__", ""), None)
+    if module is None or module.__name__.split(".")[0] == "mgbench":
+        return None
+    try:
+        source = Path(inspect.getsourcefile(spec.factory) or module.__file__ or "").read_bytes()
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+def coerce_setting(owner: str, key: str, value: Any, default: Any, annotation: Any = None) -> Any:
+    """``value`` as the type of ``default`` (or of the annotation when the default is ``None``).
+
+    Why: ``--set`` values arrive as YAML scalars, so ``epochs=abc`` is a string and
+    ``hidden_channels=64.0`` a float; a model must never receive either where it
+    expects an int. Integral floats become ints; ints become floats; booleans and
+    strings must be given as such; floats must be finite. A value that cannot be
+    converted is a :class:`ModelError` naming the key, the value and the type.
+    """
+    target = type(default) if default is not None else annotation if isinstance(annotation, type) else None
+    if target is None or isinstance(value, target) and not (target is int and isinstance(value, bool)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ModelError(f"{owner}: {key}={value!r} is not a finite number")
+        return value
+    wanted = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+              list: "a list, e.g. [64, 64]", tuple: "a list, e.g. [64, 64]"}.get(target, target.__name__)
+    converted: Any = None
+    if target is int and isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        converted = int(value)
+    elif target is float and isinstance(value, int) and not isinstance(value, bool):
+        converted = float(value)
+    elif target in (list, tuple) and isinstance(value, (list, tuple)):
+        converted = target(value)
+    if converted is None:
+        raise ModelError(f"{owner}: {key}={value!r} is not {wanted} (default {default!r})")
+    return converted
 
 
 def merge_hyperparameters(spec: ModelSpec, overrides: dict[str, Any]) -> dict[str, Any]:
-    """Defaults updated by ``overrides``; an unknown key is an error listing the known ones."""
+    """Defaults updated by ``overrides``, each converted to its default's type; an unknown
+    key is an error listing the known ones."""
     accepted = spec.accepted
+    params = inspect.signature(spec.factory).parameters if _has_signature(spec.factory) else {}
     if accepted is not None:
-        known = set(accepted) | set(spec.defaults)
+        known = (set(accepted) | set(spec.defaults)) - set(LAYOUT_ARGUMENTS)
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ModelError(f"model {spec.name!r} takes no hyperparameter {', '.join(unknown)}; "
                              f"it takes: {', '.join(sorted(known)) or 'none'}")
-    return {**spec.defaults, **overrides}
+    merged = {**spec.defaults}
+    for key, value in overrides.items():
+        param = params.get(key)
+        default = spec.defaults.get(key, param.default if param is not None and param.default is not param.empty
+                                    else None)
+        annotation = param.annotation if param is not None else None
+        merged[key] = coerce_setting(f"model {spec.name!r}", key, value, default, annotation)
+    return merged
+
+
+def _has_signature(factory) -> bool:
+    try:
+        inspect.signature(factory)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _check_gnn_signature(spec: ModelSpec) -> inspect.Signature:
+    """The constructor must take ``in_channels``, ``num_classes``, ``num_relations`` by keyword."""
+    sig = inspect.signature(spec.factory)
+    params = sig.parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return sig
+    missing = [n for n in GNN_ARGUMENTS if n not in params or params[n].kind is inspect.Parameter.POSITIONAL_ONLY]
+    if missing:
+        got = ", ".join(n for n in params if n != "self")
+        raise ModelError(f"model {spec.name!r}: the constructor must take {', '.join(GNN_ARGUMENTS)} by keyword "
+                         f"(the runner passes in_channels=, num_classes=, num_relations=); it takes ({got}), "
+                         f"missing {', '.join(missing)}")
+    return sig
 
 
 def build_gnn(spec: ModelSpec, hyperparameters: dict, *, in_channels: int, num_classes: int,
               num_relations: int, feature_blocks: dict, categorical_columns: list) -> torch.nn.Module:
-    """Instantiate a GNN, passing the feature layout only to models that ask for it."""
-    params = inspect.signature(spec.factory).parameters
+    """Instantiate a GNN by keyword, passing the feature layout only to models that ask for it."""
+    params = _check_gnn_signature(spec).parameters
     extra = {k: v for k, v in (("feature_blocks", feature_blocks), ("categorical_columns", categorical_columns))
              if k in params}
     try:
-        model = spec.factory(in_channels, num_classes, num_relations, **hyperparameters, **extra)
+        model = spec.factory(in_channels=in_channels, num_classes=num_classes, num_relations=num_relations,
+                             **hyperparameters, **extra)
     except Exception as err:  # noqa: BLE001
         raise ModelError(f"model {spec.name!r} failed to build: {type(err).__name__}: {err}") from None
     if not isinstance(model, torch.nn.Module):

@@ -11,23 +11,24 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from mgbench import datasets as ds
-from mgbench.registry import ModelSpec
+from mgbench.registry import ModelSpec, registered_models
 
 from . import distributed
 from . import environment as env
 from .auxiliary import AuxObjective, check_aux
 from .fused import FusedInputGNN
-from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
+from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model, source_digest
 from .sampling import SamplingSettings, fit_gnn_sampled
-from .store import SCHEMA, ResultStore, run_id
-from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
+from .store import SCHEMA, ResultStore, canonical_json, run_id
+from .contract import check_estimator, check_gnn
+from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn
 
 
 @dataclass
@@ -148,50 +149,86 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
             raise ValueError("--sampled trains on subgraphs; auxiliary losses and the fused recipe need the "
                              "whole graph")
         sampling = SamplingSettings.from_dict(spec.sampling).to_dict()
+    # Models found by reference (file, module, entry point) carry their code's hash; a registered
+    # name is its own identity.
+    source = None if spec.model in registered_models() else source_digest(model_spec)
     definition = {
         "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
         "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
         "feature_options": feature_options,
-        "model": spec.model, "model_kind": model_spec.kind, "hyperparameters": hyper, "training": training,
+        "model": model_spec.name, "model_kind": model_spec.kind, "hyperparameters": hyper, "training": training,
         "aux_loss": spec.aux_loss or None, "aux_weight": float(spec.aux_weight) if spec.aux_loss else 0.0,
         "aux_settings": dict(sorted(spec.aux_settings.items())) if spec.aux_loss else {},
         "protocol": spec.protocol, "seed": int(spec.seed),
     }
     if sampling:  # only then, so that full-batch runs keep their run ids
         definition["sampling"] = sampling
+    if source:  # a user's model: its code is part of the run (ours are named by the package version)
+        definition["model_source"] = source
     return PreparedRun(definition, model_spec, rel_ids)
+
+
+@dataclass
+class RunData:
+    """What a prepared run trains and is scored on."""
+
+    graph: Data
+    task: ds.Task
+    y: torch.Tensor
+    split: ds.Split
+
+
+def run_data(run: PreparedRun, cache: DataCache) -> RunData:
+    d = run.definition
+    task = ds.get_task(d["task"])
+    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"], d["features"], d["feature_options"]),
+                                run.relation_ids)
+    y, _ = ds.task_labels(graph, task)
+    return RunData(graph, task, y, ds.get_split(graph, task, d["seed"]))
+
+
+def build_model(run: PreparedRun, data: RunData, device: torch.device) -> tuple[Any, int | None]:
+    """Seed, build the run's model and check the model contract on a few nodes
+    (:mod:`.contract`), so a broken model fails in a second, before training.
+    Returns the model (a ``torch.nn.Module`` or an estimator) and, for a GNN, its
+    embedding width (``None`` where it exposes no embeddings)."""
+    d, graph = run.definition, data.graph
+    env.seed_everything(d["seed"])
+    if run.model_spec.kind == "features":
+        hyper = dict(d["hyperparameters"])
+        if "random_state" in (run.model_spec.accepted or ()):
+            hyper.setdefault("random_state", d["seed"])
+        estimator = build_estimator(run.model_spec, hyper)
+        check_estimator(estimator, d["model"], graph.x.numpy(), data.y.numpy(), data.split.train.numpy())
+        return estimator, None
+    build = lambda in_channels: build_gnn(  # noqa: E731
+        run.model_spec, d["hyperparameters"], in_channels=in_channels, num_classes=data.task.num_outputs,
+        num_relations=len(graph.relation_names), feature_blocks=graph.feature_blocks,
+        categorical_columns=graph.categorical_columns)
+    if d["features"] == "fused":
+        model = FusedInputGNN(build, graph.num_features, graph.feature_blocks["text"],
+                              graph.image_spatial, graph.has_image)
+    else:
+        model = build(graph.num_features)
+    model = model.to(device)
+    embedding_dim = check_gnn(model, d["model"], graph.x, graph.edge_index, graph.edge_type,
+                              data.task.num_outputs, needs_embeddings=bool(d["aux_loss"]))
+    return model, embedding_dim
 
 
 def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
             progress: bool = True, sampler: str = "auto") -> dict:
     """Train and evaluate one prepared run; return its record (not yet stored)."""
     d = run.definition
-    task = ds.get_task(d["task"])
-    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"], d["features"], d["feature_options"]),
-                                run.relation_ids)
-    y, _ = ds.task_labels(graph, task)
-    split = ds.get_split(graph, task, d["seed"])
-    env.seed_everything(d["seed"])
+    data = run_data(run, cache)
+    graph, task, y, split = data.graph, data.task, data.y, data.split
     with env.freed_memory_kept(), env.PeakMemory(device) as mem:
         start = time.perf_counter()
+        model, embedding_dim = build_model(run, data, device)
         if run.model_spec.kind == "features":
-            hyper = dict(d["hyperparameters"])
-            if "random_state" in (run.model_spec.accepted or ()):
-                hyper.setdefault("random_state", d["seed"])
-            estimator = build_estimator(run.model_spec, hyper)
-            result = fit_estimator(estimator, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
+            result = fit_estimator(model, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
             num_parameters = None
         else:
-            build = lambda in_channels: build_gnn(  # noqa: E731
-                run.model_spec, d["hyperparameters"], in_channels=in_channels, num_classes=task.num_outputs,
-                num_relations=len(graph.relation_names), feature_blocks=graph.feature_blocks,
-                categorical_columns=graph.categorical_columns)
-            if d["features"] == "fused":
-                model = FusedInputGNN(build, graph.num_features, graph.feature_blocks["text"],
-                                      graph.image_spatial, graph.has_image)
-            else:
-                model = build(graph.num_features)
-            model = model.to(device)
             num_parameters = sum(p.numel() for p in model.parameters())
             settings = TrainSettings.from_definition(d["training"])
             if d["protocol"] == "reference":
@@ -199,7 +236,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             aux = None
             if d["aux_loss"]:
                 aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"],
-                                   embedding_dim=embedding_module(model).in_features, labels=y,
+                                   embedding_dim=embedding_dim, labels=y,
                                    multilabel=task.multilabel, num_outputs=task.num_outputs, x=graph.x,
                                    feature_blocks=graph.feature_blocks, seed=d["seed"]).to(device)
             if d.get("sampling"):
@@ -211,16 +248,31 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
                                  graph.edge_type.to(device), y.to(device), split, task, settings,
                                  protocol=d["protocol"], aux=aux, amp=amp, progress=progress)
         train_time = time.perf_counter() - start
+    if not result.test:
+        raise ValueError(f"run {run_id(d)} ({d['model']}, seed {d['seed']}) produced no test metrics: its "
+                         "validation score was never finite (did the loss diverge? try a smaller lr)")
     return {
         "schema": SCHEMA, "run_id": run_id(d), "definition": d,
         "metrics": {"test": result.test, "val": result.val},
         "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-        "train_time_s": round(train_time, 3), "peak_memory_mb": mem.peak_mb, "num_parameters": num_parameters,
+        "train_time_s": round(train_time, 3), "peak_memory_mb": mem.peak_mb,
+        "model_memory_mb": mem.added_mb, "num_parameters": num_parameters,
         "versions": env.versions(), "git_commit": env.git_commit(), "hardware": env.hardware(device),
         "timestamp": env.timestamp(),
         **({"sampler": result.sampler, "train_seeds_per_s": result.seeds_per_s,
             "world_size": distributed.world_size()} if d.get("sampling") else {}),
     }
+
+
+def preflight(runs: list[PreparedRun], cache: DataCache, device: torch.device) -> None:
+    """Build and contract-check one model per distinct run (seeds aside) before any trains,
+    so a broken model in a sweep fails before the sweep's first record is written."""
+    seen = set()
+    for run in runs:
+        key = canonical_json({k: v for k, v in run.definition.items() if k != "seed"})
+        if key not in seen:
+            seen.add(key)
+            build_model(run, run_data(run, cache), device)
 
 
 def in_shard(definition: dict, shard: tuple[int, int] | None) -> bool:
@@ -244,11 +296,33 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+def plan(prepared: list[PreparedRun], store: ResultStore, *, shard: tuple[int, int] | None = None,
+         force: bool = False, notify: Callable[[str], None] = lambda message: None) -> list[PreparedRun]:
+    """The runs of this shard that must train: those without a valid stored record (or all
+    of them with ``force``). A stored record that is empty, corrupt or metric-less does not
+    count as done; ``notify`` is told which ones are rerun and why."""
+    todo = []
+    for run in prepared:
+        if not in_shard(run.definition, shard):
+            continue
+        problem = None if force else store.problem(run.definition)
+        if force or problem is not None:
+            if problem not in (None, "missing"):
+                notify(f"{store.path(run.definition)} is {problem}: running it again")
+            todo.append(run)
+    wanted = set(distributed.broadcast_object([run_id(p.definition) for p in todo]))  # torchrun: rank 0's list
+    return [p for p in prepared if run_id(p.definition) in wanted]
+
+
 def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | None = None,
           device: str = "auto", amp: bool = False, shard: tuple[int, int] | None = None,
-          progress: bool = True, sampler: str = "auto", jobs: int = 1) -> list[dict]:
-    """Prepare every run first (so a bad one fails before any training), then run
-    those of this shard whose record is not stored yet. Returns the new records.
+          progress: bool = True, sampler: str = "auto", jobs: int = 1, force: bool = False,
+          on_record: Callable[[dict], None] | None = None,
+          notify: Callable[[str], None] = lambda message: None) -> list[dict]:
+    """Prepare every run, check the results folder and each model's contract (so a bad
+    request fails before any training), then run those of this shard whose record is not
+    stored yet (all of them with ``force``, replacing the stored records). Returns the new
+    records; ``on_record`` sees each one as soon as it is stored.
 
     ``jobs > 1`` trains in that many worker processes of one thread each, which
     take the runs from a shared queue: on a small CPU, single-threaded runs side
@@ -262,21 +336,24 @@ def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | No
     cache = DataCache(root, progress=progress)
     dev = env.resolve_device(device)
     prepared = [prepare(s, cache) for s in specs]
-    todo = [p for p in prepared if in_shard(p.definition, shard) and not store.has(p.definition)]
-    wanted = set(distributed.broadcast_object([run_id(p.definition) for p in todo]))  # torchrun: rank 0's list
-    todo = [p for p in prepared if run_id(p.definition) in wanted]
+    if distributed.is_main():
+        store.check_writable()
+    todo = plan(prepared, store, shard=shard, force=force, notify=notify)
+    preflight(todo, cache, dev)
+    on_record = on_record or (lambda record: None)
     if jobs > 1:
         if distributed.world_size() > 1:
             raise ValueError("--jobs runs independent runs side by side; it does not combine with --distributed")
         by_id = {run_id(p.definition): s for s, p in zip(specs, prepared)}
         return _sweep_in_workers([by_id[run_id(p.definition)] for p in todo], store, root=root, device=device,
-                                 amp=amp, sampler=sampler, jobs=jobs, progress=progress)
+                                 amp=amp, sampler=sampler, jobs=jobs, progress=progress, on_record=on_record)
     progress = progress and distributed.is_main()
     records = []
     for run in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
         record = execute(run, cache, dev, amp=amp, progress=progress, sampler=sampler)
         if distributed.is_main():
             store.write(record)
+            on_record(record)
         records.append(record)
     return records
 
@@ -298,7 +375,7 @@ def _run_in_worker(spec: RunSpec, folder: str, device: str, amp: bool, sampler: 
 
 
 def _sweep_in_workers(specs: list[RunSpec], store: ResultStore, *, root, device: str, amp: bool, sampler: str,
-                      jobs: int, progress: bool) -> list[dict]:
+                      jobs: int, progress: bool, on_record: Callable[[dict], None]) -> list[dict]:
     """Run ``specs`` in ``jobs`` spawned single-threaded processes; records as they finish."""
     import multiprocessing
 
@@ -308,7 +385,10 @@ def _sweep_in_workers(specs: list[RunSpec], store: ResultStore, *, root, device:
         futures = [pool.submit(_run_in_worker, s, str(store.folder), device, amp, sampler) for s in specs]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):
-                records.append(future.result())
+                record = future.result()
+                store.written.append(store.path(record["definition"]))
+                on_record(record)
+                records.append(record)
         except BaseException:
             for f in futures:
                 f.cancel()

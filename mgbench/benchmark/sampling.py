@@ -36,7 +36,7 @@ from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
 from . import distributed
-from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, probabilities, task_loss
+from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, probabilities, split_output, task_loss
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class _Batches:
         sub = self.sampler.sample(seeds, generator)
         dev = self.device
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.amp):
-            out = model(self.x[sub.n_id].to(dev), sub.edge_index.to(dev), self.edge_type[sub.e_id].to(dev))
+            out = split_output(model(self.x[sub.n_id].to(dev), sub.edge_index.to(dev), self.edge_type[sub.e_id].to(dev)))[0]
         return out[: sub.batch_size]
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,31 +28,76 @@ def run_id(definition: dict) -> str:
     return hashlib.sha256(canonical_json(definition).encode()).hexdigest()[:16]
 
 
+class ResultStoreError(ValueError):
+    """The results folder cannot take records; the message says why and what to do."""
+
+
 class ResultStore:
     """A folder of ``<run_id>.json`` records (``leaderboard/results/`` by default)."""
 
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
+        #: Records this store object wrote (or was told of by worker processes).
+        self.written: list[Path] = []
 
     def path(self, definition: dict) -> Path:
         return self.folder / f"{run_id(definition)}.json"
 
+    def check_writable(self) -> None:
+        """Fail now, before a run trains, if no record could be written here."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ResultStoreError(f"results folder {self.folder} is a file; give --results a folder")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe-", dir=self.folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise ResultStoreError(f"results folder {self.folder} is not writable ({err.strerror or err}); "
+                                   "give --results a folder you can write to") from None
+
+    def problem(self, definition: dict) -> str | None:
+        """Why the stored record of ``definition`` cannot count as done; ``None`` if it can.
+
+        A record counts only if it parses, is the record of this very definition,
+        and holds test metrics: an empty file, a truncated one or one written by
+        someone else under this name is run again.
+        """
+        path = self.path(definition)
+        try:
+            record = json.loads(path.read_text())
+        except FileNotFoundError:
+            return "missing"
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            return f"unreadable ({type(err).__name__})"
+        if not isinstance(record, dict) or record.get("definition") != definition:
+            return "not the record of this run"
+        test = (record.get("metrics") or {}).get("test") if isinstance(record.get("metrics"), dict) else None
+        if not isinstance(test, dict) or not test:
+            return "without test metrics"
+        return None
+
     def has(self, definition: dict) -> bool:
-        return self.path(definition).is_file()
+        return self.problem(definition) is None
 
     def write(self, record: dict) -> Path:
         path = self.path(record["definition"])
-        self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
+            self.folder.mkdir(parents=True, exist_ok=True)
             with open(tmp, "w") as fh:
                 json.dump(record, fh, indent=1, sort_keys=True)
                 fh.write("\n")
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
+        except OSError as err:
+            test = record.get("metrics", {}).get("test", {})
+            raise ResultStoreError(f"could not write {path} ({err.strerror or err}); the run's test metrics: "
+                                   f"{canonical_json(test)}") from None
         finally:
             tmp.unlink(missing_ok=True)
+        self.written.append(path)
         return path
 
     def records(self) -> list[dict]:

@@ -44,6 +44,25 @@ class TrainSettings:
     #: A definition without the key means 0: runs recorded before it existed.
     min_epochs: int = 100
 
+    #: The bounds a run's settings must lie in; checked before anything trains.
+    LIMITS = {"epochs": (1, 100_000), "patience": (1, 100_000), "min_epochs": (0, 100_000)}
+
+    def __post_init__(self) -> None:
+        """Refuse impossible settings (``epochs=0``, ``lr=nan``, ``epochs=1e12``) at the door."""
+        from .models import coerce_setting
+
+        for name, spec in self.__dataclass_fields__.items():
+            value = getattr(self, name)
+            if value is None and name == "patience":  # the reference protocol: no early stopping
+                continue
+            value = coerce_setting("training", name, value, spec.default)
+            low, high = self.LIMITS.get(name, (None, None))
+            if name in self.LIMITS and not low <= value <= high:
+                raise ValueError(f"training: {name}={value!r} must lie in [{low}, {high}]")
+            if name in ("lr", "weight_decay") and value < 0:
+                raise ValueError(f"training: {name}={value!r} must be >= 0")
+            setattr(self, name, value)
+
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return tuple(cls.__dataclass_fields__)
@@ -105,28 +124,61 @@ class EpochSelector:
         return not self.reference and run >= min_epochs and run - best >= patience
 
 
+def split_output(out) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A model's output as ``(logits, embeddings or None)``.
+
+    The model contract: ``forward`` returns logits ``[N, C]``, or the pair
+    ``(logits, embeddings)`` to hand the auxiliary losses its node embeddings
+    directly (the documented way for a model without a ``classifier`` layer).
+    """
+    if isinstance(out, torch.Tensor):
+        return out, None
+    if isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out):
+        return out[0], out[1]
+    raise TypeError(f"forward returned {type(out).__name__}; expected a logits tensor [N, num_classes] "
+                    "or a pair (logits, embeddings)")
+
+
 def embedding_module(model: torch.nn.Module) -> torch.nn.Module:
-    """The layer whose *input* is the node embedding: ``model.classifier`` or the last Linear."""
-    if isinstance(getattr(model, "classifier", None), torch.nn.Module):
-        return model.classifier
-    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    if not linears:
-        raise ValueError(f"{type(model).__name__} has no `classifier` and no nn.Linear to take embeddings from")
-    return linears[-1]
+    """The layer whose *input* is the node embedding: ``model.classifier``.
+
+    Why no guess beyond it: the last ``nn.Linear`` registered is not always the
+    last one called, and a wrong guess would silently train the auxiliary loss
+    on the wrong tensor. A model without ``classifier`` returns
+    ``(logits, embeddings)`` from ``forward`` instead.
+    """
+    classifier = getattr(model, "classifier", None)
+    if isinstance(classifier, torch.nn.Linear) or (isinstance(classifier, torch.nn.Module)
+                                                   and hasattr(classifier, "in_features")):
+        return classifier
+    raise ValueError(f"{type(model).__name__} exposes no node embeddings: name its last layer `classifier` "
+                     "(an nn.Linear whose input is the embedding) or return (logits, embeddings) from forward")
 
 
 class EmbeddingTap:
-    """Capture a model's node embeddings with a forward hook (no change to the model)."""
+    """The node embeddings of the last forward pass: from a ``(logits, embeddings)``
+    output, else the input of ``model.classifier`` captured with a forward hook."""
 
     def __init__(self, model: torch.nn.Module):
         self.value: torch.Tensor | None = None
-        self._handle = embedding_module(model).register_forward_hook(self._hook)
+        try:
+            self._handle = embedding_module(model).register_forward_hook(self._hook)
+        except ValueError:
+            self._handle = None  # the model returns its embeddings (checked before training)
 
     def _hook(self, module, inputs, output) -> None:
         self.value = inputs[0]
 
+    def output(self, out) -> torch.Tensor:
+        """The logits of ``out``, keeping its embeddings if it carries them."""
+        logits, embeddings = split_output(out)
+        if embeddings is not None:
+            self.value = embeddings
+        return logits
+
     def close(self) -> None:
-        self._handle.remove()
+        if self._handle is not None:
+            self._handle.remove()
 
 
 def task_loss(logits: torch.Tensor, y: torch.Tensor, task: Task) -> torch.Tensor:
@@ -173,7 +225,8 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
         model.train()
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            logits = model(x, edge_index, edge_type)
+            out = model(x, edge_index, edge_type)
+            logits = tap.output(out) if tap is not None else split_output(out)[0]
             loss = task_loss(logits[train_idx], y[train_idx], task)
             if aux is not None:
                 loss = loss + aux(tap.value, logits, train_idx)
@@ -184,7 +237,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
 
         model.eval()
         with torch.no_grad(), autocast():
-            eval_logits = model(x, edge_index, edge_type)
+            eval_logits = split_output(model(x, edge_index, edge_type))[0]
         if not reference:
             val_scores = probabilities(eval_logits[val_idx], task)
         score = selector.update(epoch, val_scores, probabilities(eval_logits[test_idx], task))

@@ -83,7 +83,7 @@ def build_features(data: Data, recipe: str = "profile", *, text_encoder: str | o
     if recipe != "profile":
         blocks["text"] = _text_block(data, out, text_encoder, pooling, cache, progress)
     if recipe in ("profile+text+image", "fused"):
-        image = _image_block(data, image_encoder, recipe == "fused", image_grid, cache, progress)
+        image = _image_block(data, image_encoder, image_grid, cache, progress)
         if recipe == "profile+text+image":
             blocks["image"] = image["pooled"]
         else:
@@ -147,22 +147,21 @@ def _image_ref(ref: str | None) -> str:
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
 
 
-def _image_block(data: Data, encoder: str | os.PathLike | None, spatial: bool, grid: int | None,
-                 cache: FeatureCache, progress: bool) -> dict[str, torch.Tensor]:
+def _image_block(data: Data, encoder: str | os.PathLike | None, grid: int | None, cache: FeatureCache,
+                 progress: bool) -> dict[str, torch.Tensor]:
+    """Pooled vectors, region map and has-image flags of every user's image, from one
+    encoding pass: the encoder yields the pooled vector and the region map together, so
+    ``profile+text+image`` and ``fused`` share one cache entry instead of encoding twice."""
     if "image_paths" not in data:
         raise ValueError(f"the image view needs raw profile images (data.image_paths); dataset "
                          f"{getattr(data, 'name', '')!r} has none")
     paths = data.image_paths
     key = {"input": digest(_image_ref(p) for p in paths), "encoder": str(encoder or "default"),
-           "weights": image_encoder_fingerprint(encoder), "spatial": str(spatial),
-           "grid": str(grid if spatial else None)}  # the pooled vector does not depend on the grid
+           "weights": image_encoder_fingerprint(encoder), "grid": str(grid)}
 
     def compute() -> dict[str, torch.Tensor]:
-        enc = encode_images(paths, encoder, spatial=spatial, grid=grid, progress=progress)
-        block = {"pooled": enc.pooled, "has_image": enc.has_image,
-                 "counts": torch.tensor([enc.missing, enc.remote, enc.unreadable])}
-        if spatial:
-            block["spatial"] = enc.spatial.to(torch.float16)
-        return block
+        enc = encode_images(paths, encoder, spatial=True, grid=grid, progress=progress)
+        return {"pooled": enc.pooled, "has_image": enc.has_image, "spatial": enc.spatial.to(torch.float16),
+                "counts": torch.tensor([enc.missing, enc.remote, enc.unreadable])}
 
     return cache.fetch("image", key, compute)
