@@ -324,3 +324,16 @@ def test_readme_own_loop_example_runs(graph, monkeypatch, capsys):
     command = re.search(r"```bash\n(mgbench evaluate .*?)\n```", section, re.S).group(1)
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert (args.dataset, args.task, args.seed) == ("mgtab-synthetic", "bot", 0)
+
+
+def test_predictions_checked_for_another_graph_or_task_are_refused(graph, logits):
+    from mgbench.benchmark import Predictions
+
+    stance = Predictions.build(torch.zeros(graph.num_nodes, 3), ds.get_task("stance"), graph.num_nodes)
+    with pytest.raises(PredictionError, match="task 'stance'"):
+        Evaluator(graph, "topics", seed=0).score(stance)
+    bot = Predictions.build(logits[:10], ds.get_task("bot"), 10)
+    with pytest.raises(PredictionError, match="on 10 nodes"):
+        Evaluator(graph, "bot", seed=0).score(bot)
+    with pytest.raises(ValueError, match="unknown part 'tset'"):
+        Evaluator(graph, "bot", seed=0).score(logits, part="tset")

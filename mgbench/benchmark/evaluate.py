@@ -78,9 +78,9 @@ class Evaluator:
     def check(self, predictions) -> Predictions:
         """``predictions`` checked against this task and graph (a :class:`PredictionError` names what is wrong)."""
         if isinstance(predictions, Predictions):
-            if predictions.num_nodes != self.num_nodes:
-                raise PredictionError(f"predictions for a graph of {predictions.num_nodes} nodes; this one has "
-                                      f"{self.num_nodes}")
+            if (predictions.num_nodes, predictions.task) != (self.num_nodes, self.task.name):
+                raise PredictionError(f"predictions checked for task {predictions.task!r} on {predictions.num_nodes} "
+                                      f"nodes; this evaluator scores {self.task.name!r} on {self.num_nodes}")
             return predictions
         return Predictions.build(predictions, self.task, self.num_nodes)
 

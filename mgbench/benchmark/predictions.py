@@ -60,6 +60,7 @@ class Predictions:
     values: torch.Tensor         # int64 [n] labels, or float [n, C] scores (on the caller's device)
     nodes: torch.Tensor | None   # int64 [n] node ids; None: row i is node i, every node present
     num_nodes: int
+    task: str                    # the task they were checked against
     are_probabilities: bool      # scores only: used as they are (True) or read as logits (False)
 
     @classmethod
@@ -98,7 +99,7 @@ class Predictions:
                                       f"({', '.join(task.labels)})")
             values = values if values.is_floating_point() else values.double()
             kind, are_probabilities = "scores", _are_probabilities(values, task)
-        return cls(kind, values, nodes, num_nodes, are_probabilities)
+        return cls(kind, values, nodes, num_nodes, task.name, are_probabilities)
 
     def missing(self, ids: torch.Tensor) -> torch.Tensor:
         """The nodes of ``ids`` that these predictions do not cover."""
