@@ -218,6 +218,20 @@ def _suite_models(specs: list, models: str) -> list:
     return [s for s in specs if s.model in wanted]
 
 
+def cmd_evaluate(args) -> None:
+    from mgbench.benchmark import ResultStore
+    from mgbench.benchmark.evaluate import evaluate_file
+
+    record = evaluate_file(args.predictions, dataset=args.dataset, task=args.task, seed=args.seed, name=args.name,
+                           relations=args.relations, features=args.features, dataset_options=_dataset_options(args),
+                           root=args.root)
+    for part, metrics in record["metrics"].items():
+        print(f"{part:<5} " + "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in metrics.items()))
+    if "val" not in record["metrics"]:
+        print("val   not scored: the file does not cover every validation node")
+    print(f"{args.name} ({record['definition']['external']['kind']}) -> {ResultStore(args.results).write(record)}")
+
+
 def cmd_leaderboard(args) -> None:
     from mgbench.leaderboard import build_leaderboard
 
@@ -300,6 +314,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "implies --sampled")
     data_args(p, name=False)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("evaluate", help="score a prediction file from your own training loop; store its record")
+    p.add_argument("--dataset", required=True, help="dataset name")
+    p.add_argument("--task", required=True, help="stance, bot, stance+bot, topics, domain")
+    p.add_argument("--seed", type=int, required=True, help="the seed whose split the model was trained on")
+    p.add_argument("--predictions", required=True, metavar="FILE",
+                   help="CSV (node + label, or node + score_0..score_<C-1>), or .pt/.npy labels [N] or scores [N, C]")
+    p.add_argument("--name", required=True, help="the model's name on the board")
+    p.add_argument("--relations", default="followers,friends", help="the relations the model used (as for run)")
+    p.add_argument("--features", default="default", help="the feature recipe the model used (as for run)")
+    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    data_args(p, name=False)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("leaderboard", help="rebuild the board from the stored result records")
     p.add_argument("--results", default=str(COMMITTED_RESULTS))
