@@ -166,6 +166,6 @@ def evaluate_file(path: str | Path, *, dataset: str, task: str, seed: int, name:
     return {
         "schema": SCHEMA, "run_id": run_id(definition), "definition": definition, "metrics": metrics,
         "best_epoch": None, "epochs_run": None, "train_time_s": None, "peak_memory_mb": None,
-        "num_parameters": None, "versions": env.versions(), "git_commit": env.git_commit(),
+        "model_memory_mb": None, "num_parameters": None, "versions": env.versions(), "git_commit": env.git_commit(),
         "hardware": env.hardware(torch.device("cpu")), "timestamp": env.timestamp(),
     }
