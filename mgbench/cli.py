@@ -229,7 +229,7 @@ def cmd_evaluate(args) -> None:
         print(f"{part:<5} " + "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in metrics.items()))
     if "val" not in record["metrics"]:
         print("val   not scored: the file does not cover every validation node")
-    print(f"{args.name} ({record['definition']['external']['kind']}) -> {ResultStore(args.results).write(record)}")
+    print(f"{args.name} ({record['definition']['external']['kind']}) -> {ResultStore(args.results or user_results()).write(record)}")
 
 
 def cmd_leaderboard(args) -> None:
@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="the model's name on the board")
     p.add_argument("--relations", default="followers,friends", help="the relations the model used (as for run)")
     p.add_argument("--features", default="default", help="the feature recipe the model used (as for run)")
-    p.add_argument("--results", default=str(DEFAULT_RESULTS))
+    p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
     data_args(p, name=False)
     p.set_defaults(func=cmd_evaluate)
 
