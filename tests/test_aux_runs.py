@@ -14,9 +14,9 @@ class Plain(torch.nn.Module):
     def __init__(self, in_channels, num_classes, num_relations):
         super().__init__()
         self.hidden = torch.nn.Linear(in_channels, 16)
-        self.out = torch.nn.Linear(16, num_classes)
+        self.classifier = torch.nn.Linear(16, num_classes)
     def forward(self, x, edge_index, edge_type):
-        return self.out(self.hidden(x).relu())
+        return self.classifier(self.hidden(x).relu())
 '''
 
 
@@ -34,6 +34,7 @@ def test_each_loss_trains_and_is_recorded(aux, data_root, tmp_path):
 
 
 def test_plain_module_gets_embeddings_by_hook(data_root, tmp_path):
+    """The input of its ``classifier``; without one it is refused (tests/test_submissions.py)."""
     path = tmp_path / "plain.py"
     path.write_text(README_GNN)
     [rec] = sweep([_spec(f"{path}:Plain", "supcon", task="bot", aux_settings={"temperature": 0.2})],

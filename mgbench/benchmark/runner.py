@@ -7,6 +7,7 @@ training starts, so a bad request writes no record.
 
 from __future__ import annotations
 
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -74,7 +75,11 @@ class DataCache:
         key = f"{name}:{sorted(options.items())}:{features}:{sorted((feature_options or {}).items())}"
         if key not in self._graphs:
             if features == "default":
+                what = name + "".join(f" {k}={v}" for k, v in sorted(options.items()))
+                self._say(f"loading {what} ...")
+                start = time.perf_counter()
                 self._graphs[key] = ds.load(name, root=self.root, **options)
+                self._say(f"loaded {what} in {time.perf_counter() - start:.1f} s")
             else:
                 from mgbench.features import build_features
 
@@ -83,6 +88,10 @@ class DataCache:
                 self._graphs[key] = build_features(base, features, cache=cache_dir, progress=self.progress,
                                                    **(feature_options or {}))
         return self._graphs[key]
+
+    def _say(self, message: str) -> None:
+        if self.progress and distributed.is_main():
+            tqdm.write(f"mgbench: {message}", file=sys.stderr)
 
 
 def relation_names_of(name: str, options: dict, cache: DataCache) -> list[str]:
