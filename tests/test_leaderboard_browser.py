@@ -25,6 +25,7 @@ import pytest
 from mgbench.leaderboard import build_leaderboard
 
 from test_leaderboard import write_record
+from test_leaderboard_kinds import EXTERNAL, TUNING
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +90,12 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Path:
             write_record(results, dataset="mgtab", task="stance", model=model, model_kind=kind,
                          seed=seed, f1=f1 + 0.002 * seed)
         for model, f1 in [("rgcn", 0.75), ("gat", 0.72)]:
-            write_record(results, task="bot", model=model, seed=seed, f1=f1 + 0.003 * seed)
+            write_record(results, task="bot", model=model, seed=seed, f1=f1 + 0.003 * seed,
+                         metrics={"f1_bot": f1 - 0.1})
+        write_record(results, task="bot", model="gat", seed=seed, f1=0.76 + 0.004 * seed,
+                     metrics={"f1_bot": 0.7}, extra={"tuning": TUNING})
+        write_record(results, task="bot", model="my-llm-pipeline", model_kind="external", training={},
+                     seed=seed, f1=0.7, train_time_s=None, extra={"external": EXTERNAL})
     out = tmp_path_factory.mktemp("board")
     build_leaderboard(results, out)
     return out / "index.html"
@@ -196,13 +202,36 @@ def test_a_filter_hides_rows(page: DevTools) -> None:
     assert len(_column(page, STANCE, "Type")) == 16
 
 
-def test_screenshot(page: DevTools, tmp_path: Path) -> None:
-    page.call("Emulation.setDeviceMetricsOverride", width=1280, height=1800, deviceScaleFactor=1,
-              mobile=False)
-    data = base64.b64decode(page.call("Page.captureScreenshot", format="png")["data"])
-    shot = tmp_path / "leaderboard.png"
+def test_the_page_explains_types_tuning_and_settings(page: DevTools) -> None:
+    legend = page.evaluate("document.querySelector('p.legend').textContent")
+    assert "G graph model" in legend and "F feature model" in legend and "E trained outside" in legend
+    bot = 'section.board[data-task="bot"]'
+    assert "epochs=10, lr=0.01" in page.evaluate(f"document.querySelector('{bot} h2 .settings').textContent")
+    models = _column(page, bot, "Model")
+    assert "gat (tuned)" in models and "my-llm-pipeline" in models
+    assert _column(page, bot, "Type")[models.index("my-llm-pipeline")] == "E"
+    assert len(_column(page, bot, "ROC-AUC")) == 4 and len(_column(page, bot, "F1 (bot class)")) == 4
+    assert "budget 20 trials" in page.evaluate(f"document.querySelector('{bot} ul.notes').textContent")
+    assert page.evaluate("document.getElementById('tuning').textContent").count("gat (tuned)") == 1
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_screenshot(page: DevTools, width: int, tmp_path: Path) -> None:
+    """The page at a desktop and a phone width: nothing but a table's own scroller is wider than the screen.
+
+    Set MGBENCH_SCREENSHOTS to a folder to keep the pictures and look at them.
+    """
+    page.call("Emulation.setDeviceMetricsOverride", width=width, height=1800, deviceScaleFactor=1,
+              mobile=width < 600)
+    page.open(page.evaluate("location.href"))          # as first opened: unsorted, unfiltered
+    overflow = page.evaluate("document.documentElement.scrollWidth")
+    assert overflow <= width, f"the page is {overflow} px wide at {width} px"
+    assert page.evaluate("""Array.from(document.querySelectorAll('figure img'))
+        .every(img => img.getBoundingClientRect().right <= window.innerWidth + 1)""")
+    data = base64.b64decode(page.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)["data"])
+    keep = os.environ.get("MGBENCH_SCREENSHOTS")
+    shot = (Path(keep) if keep else tmp_path) / f"leaderboard-{width}.png"
+    shot.parent.mkdir(parents=True, exist_ok=True)
     shot.write_bytes(data)
-    assert shot.stat().st_size > 0
     assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
-    width, height = struct.unpack(">II", data[16:24])
-    assert (width, height) == (1280, 1800)
+    assert struct.unpack(">II", data[16:24]) == (width, 1800)

@@ -1,9 +1,18 @@
 """Group runs into tables and summarise them: mean, std and paired tests over seeds.
 
 A *table* is one dataset x task x relation set x features recipe, like one
-table of the MGTAB paper. A *row* is one run definition without its seed;
-its seeds are the repetitions (each seed is also a different split, so two
-rows are compared seed by seed, on the seeds both ran).
+table of the MGTAB paper, under one set of the training settings that move
+numbers (protocol, the ``training`` settings, neighbour sampling): runs under
+other settings go to another table, whose heading says which. A *row* is one
+run definition without its seed; its seeds are the repetitions (each seed is
+also a different split, so two rows are compared seed by seed, on the seeds
+both ran).
+
+Rows without epoch training settings (feature models, runs trained outside
+the runner) join every table of their dataset x task x relations x features
+and protocol; a tuned row joins the tables whose settings match its own but
+for the learning rate and weight decay, which its search chose. Either kind
+makes a table of its own only when no table fits it.
 
 Conventions, chosen once and shown on the board:
 
@@ -29,13 +38,23 @@ from scipy import stats
 from . import reference
 from .records import Record, canonical_json, short_hash
 
-COLUMNS = ("accuracy", "precision", "recall", "f1")
+COLUMNS = ("accuracy", "precision", "recall", "f1", "f1_bot", "roc_auc")
 _METRIC_KEYS = {
     "accuracy": ("accuracy", "subset_accuracy"),   # multi-label tasks report subset accuracy
     "precision": ("precision_macro",),
     "recall": ("recall_macro",),
     "f1": ("f1_macro",),
+    "f1_bot": ("f1_bot", "bot/f1_bot"),            # the bot class's F1; stance+bot prefixes it
+    "roc_auc": ("roc_auc_macro",),
 }
+#: One letter per model kind, as the Type column shows it.
+KINDS = {"gnn": "G", "features": "F", "external": "E"}
+#: Training settings a tuned run's search may choose; they do not separate it from the default's table.
+TUNED_TRAINING_KEYS = ("lr", "weight_decay")
+#: The order training settings are shown in; others follow alphabetically.
+_SETTINGS_ORDER = ("epochs", "patience", "min_epochs", "lr", "weight_decay")
+#: How a row's settings pin its table: all of them, all but the tuned ones, or the protocol only.
+FULL, TUNED, PROTOCOL = "full", "tuned", "protocol"
 _AUX_KEYS = ("aux_loss", "aux_weight", "aux_settings")
 #: Differences of metrics in [0, 1] closer than this are float noise, not a difference.
 _TIE = 1e-12
@@ -75,6 +94,8 @@ class TableKey:
     task: str
     relations: tuple[str, ...]    # sorted: a relation *set*
     features: str
+    settings: str = '{"protocol":"standard"}'   # canonical JSON of the settings the rows share
+    scope: str = PROTOCOL         # which settings pin the table (FULL, TUNED or PROTOCOL)
 
     @property
     def synthetic(self) -> bool:
@@ -91,14 +112,49 @@ class TableKey:
         return f"{dataset} · {self.task} · {'+'.join(self.relations)} · {self.features} features"
 
     @property
+    def settings_title(self) -> str:
+        """The training settings every row shares, as the table's heading shows them."""
+        return describe_settings(json.loads(self.settings), self.scope)
+
+    @property
+    def heading(self) -> str:
+        return f"{self.title} · {self.settings_title}"
+
+    @property
     def slug(self) -> str:
-        """A file-name-safe id, unique per key (the hash settles look-alikes)."""
+        """A file-name-safe id of bounded length, unique per key (the hash settles look-alikes)."""
         readable = f"{self.dataset}_{self.task}_{'-'.join(self.relations)}_{self.features}"
-        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable)
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "-", readable)[:_SLUG_CHARS].strip("-.")
         return f"{readable}_{short_hash(self.as_tuple(), 8)}"
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.dataset, self.dataset_options, self.task, list(self.relations), self.features)
+        return (self.dataset, self.dataset_options, self.task, list(self.relations), self.features,
+                self.settings, self.scope)
+
+
+#: Readable characters of a figure's file name; the hash after them keeps names unique.
+_SLUG_CHARS = 80
+
+
+def _value(value: Any) -> str:
+    return "none" if value is None else value if isinstance(value, str) else canonical_json(value)
+
+
+def describe_settings(settings: Mapping[str, Any], scope: str) -> str:
+    """``standard protocol, epochs=100, patience=20, lr=0.001, weight_decay=0.0005``, and sampling."""
+    parts = [f"{settings['protocol']} protocol"]
+    if scope == PROTOCOL:
+        return parts[0] + ", no training settings (feature models and outside runs)"
+    training = settings["training"]
+    order = sorted(training, key=lambda k: (_SETTINGS_ORDER.index(k) if k in _SETTINGS_ORDER
+                                            else len(_SETTINGS_ORDER), k))
+    parts += [f"{k}={_value(training[k])}" for k in order]
+    if scope == TUNED:
+        parts.append(f"{' and '.join(TUNED_TRAINING_KEYS)} tuned per row")
+    sampling = settings.get("sampling") or {}
+    if sampling:
+        parts.append("sampled (" + ", ".join(f"{k}={_value(sampling[k])}" for k in sorted(sampling)) + ")")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -119,8 +175,14 @@ class Row:
     num_parameters: int | None
     protocol: str = "standard"
     definition_json: str = ""         # canonical JSON of the definition without seed, for tooltips
+    tuning: Mapping[str, Any] | None = None   # ``definition.tuning`` of a tuned row
+    family: str = ""                  # hash of model and auxiliary loss: pairs a tuned row with its default
     is_best: bool = False
     vs_best: PairedTest | None = None
+
+    @property
+    def tuned(self) -> bool:
+        return self.tuning is not None
 
     @property
     def aux_label(self) -> str | None:
@@ -159,6 +221,27 @@ class AuxEffect:
 
 
 @dataclass(frozen=True)
+class TuningEffect:
+    """Macro-F1 change of a tuned row against the default row of the same model in its table."""
+
+    key: TableKey
+    name: str                         # the tuned row's display name
+    kind: str
+    tuning: Mapping[str, Any]
+    group_id: str
+    default_name: str | None          # ``None``: no single default row to compare with
+    default_group_id: str | None
+    unpaired_reason: str | None       # why there is no default row
+    f1_default: float | None          # means over the seeds both ran
+    f1_tuned: float | None
+    test: PairedTest                  # tuned minus default
+    p_holm: float | None = None       # Holm-adjusted over the table's tuned rows
+
+    def significant(self, alpha: float) -> bool:
+        return self.p_holm is not None and self.p_holm < alpha
+
+
+@dataclass(frozen=True)
 class RelationComparison:
     """Macro F1 of the same row definitions on several relation sets of one dataset x task x features.
 
@@ -171,13 +254,15 @@ class RelationComparison:
 
     @property
     def title(self) -> str:
-        return f"{self.key.dataset} · {self.key.task} · {self.key.features} features: by relation set"
+        return (f"{self.key.dataset} · {self.key.task} · {self.key.features} features · "
+                f"{self.key.settings_title}: by relation set")
 
 
 @dataclass(frozen=True)
 class Board:
     tables: tuple[Table, ...]
     aux_effects: tuple[AuxEffect, ...]
+    tuning_effects: tuple[TuningEffect, ...]
     relation_comparisons: tuple[RelationComparison, ...]
     min_seeds: int
     alpha: float
@@ -226,8 +311,9 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def _with_holm(effects: list[AuxEffect]) -> list[AuxEffect]:
-    """Attach the Holm-adjusted p-value of each paired effect, the family being the given effects."""
+def _with_holm(effects: list[Any]) -> list[Any]:
+    """Attach the Holm-adjusted p-value of each paired effect (:class:`AuxEffect` or
+    :class:`TuningEffect`), the family being the given effects."""
     tested = [i for i, e in enumerate(effects) if e.test.p_value is not None]
     adjusted = holm([effects[i].test.p_value for i in tested])
     out = list(effects)
@@ -245,6 +331,7 @@ def metric(test: Mapping[str, float], column: str) -> float | None:
 
 
 def table_key(definition: Mapping[str, Any]) -> TableKey:
+    """The dataset x task x relations x features part of a row's table; settings come later."""
     return TableKey(
         dataset=definition["dataset"],
         dataset_options=canonical_json(definition["dataset_options"]),
@@ -252,6 +339,40 @@ def table_key(definition: Mapping[str, Any]) -> TableKey:
         relations=tuple(sorted(definition["relations"])),
         features=definition["features"],
     )
+
+
+def run_settings(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings of a run that move its numbers besides model and data."""
+    return {"protocol": definition["protocol"], "training": dict(definition["training"]),
+            "sampling": dict(definition.get("sampling") or {})}
+
+
+def settings_scope(definition: Mapping[str, Any]) -> str:
+    """Which settings pin a row's table: feature models and outside runs have no epoch training."""
+    if definition["model_kind"] != "gnn":
+        return PROTOCOL
+    return TUNED if "tuning" in definition else FULL
+
+
+def pinned(settings: Mapping[str, Any], scope: str) -> dict[str, Any]:
+    """The part of ``settings`` that a row of ``scope`` shares with its table."""
+    if scope == PROTOCOL:
+        return {"protocol": settings["protocol"]}
+    if scope == TUNED:
+        training = {k: v for k, v in settings["training"].items() if k not in TUNED_TRAINING_KEYS}
+        return {**settings, "training": training}
+    return dict(settings)
+
+
+def fits(row_settings: Mapping[str, Any], row_scope: str,
+         table_settings: Mapping[str, Any], table_scope: str) -> bool:
+    """Whether a row belongs in a table: equal on every setting both pin."""
+    if row_scope == PROTOCOL:
+        return row_settings["protocol"] == table_settings["protocol"]
+    if table_scope == PROTOCOL:
+        return False
+    scope = TUNED if TUNED in (row_scope, table_scope) else FULL
+    return pinned(row_settings, scope) == pinned(table_settings, scope)
 
 
 def _without(definition: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -262,6 +383,12 @@ def _without(definition: Mapping[str, Any], keys: Iterable[str]) -> dict[str, An
 def group_id(definition: Mapping[str, Any]) -> str:
     """Hash of the run definition without its seed: the identity of a row."""
     return short_hash(_without(definition, ["seed"]))
+
+
+def family_id(definition: Mapping[str, Any]) -> str:
+    """Hash of the model and its auxiliary loss: a tuned row and its default share it."""
+    return short_hash([definition["model"], definition["model_kind"],
+                       *(definition[key] for key in _AUX_KEYS)])
 
 
 def baseline_id(definition: Mapping[str, Any]) -> str:
@@ -289,11 +416,13 @@ def _run_row(records: Sequence[Record]) -> Row:
     name = definition["model"]
     if definition["protocol"] != "standard":
         name += f" ({definition['protocol']} protocol)"
+    if "tuning" in definition:
+        name += " (tuned)"
     return Row(
         source="run",
         model=definition["model"],
         name=name,
-        kind="F" if definition["model_kind"] == "features" else "G",
+        kind=KINDS[definition["model_kind"]],
         aux_loss=definition["aux_loss"],
         aux_weight=float(definition["aux_weight"]),
         group_id=group_id(definition),
@@ -304,6 +433,8 @@ def _run_row(records: Sequence[Record]) -> Row:
         num_parameters=_max(r.num_parameters for r in records),
         protocol=definition["protocol"],
         definition_json=canonical_json(_without(definition, ["seed"])),
+        tuning=definition.get("tuning"),
+        family=family_id(definition),
     )
 
 
@@ -316,7 +447,7 @@ def _paper_row(result: reference.PublishedResult) -> Row:
         aux_loss=None,
         aux_weight=0.0,
         group_id="",
-        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in COLUMNS},
+        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in reference.COLUMNS},
         f1_by_seed={},
         train_time_s=None,
         peak_memory_mb=None,
@@ -407,21 +538,78 @@ def _relation_comparisons(tables: Sequence[Table]) -> tuple[RelationComparison, 
     return tuple(comparisons)
 
 
+def _tuning_effects(key: TableKey, rows: Sequence[Row]) -> list[TuningEffect]:
+    """Each tuned row against the one untuned row of the same model and loss in its table."""
+    defaults: dict[str, list[Row]] = {}
+    for row in rows:
+        if row.source == "run" and not row.tuned:
+            defaults.setdefault(row.family, []).append(row)
+    effects = []
+    for row in rows:
+        if not row.tuned:
+            continue
+        candidates = defaults.get(row.family, [])
+        if len(candidates) != 1:
+            reason = ("no default run of this model in this table" if not candidates else
+                      f"{len(candidates)} default rows of this model: none is the default")
+            effects.append(TuningEffect(key, row.name, row.kind, row.tuning, row.group_id, None, None,
+                                        reason, None, None, PairedTest(0, None, None)))
+            continue
+        default = candidates[0]
+        common = sorted(set(default.f1_by_seed) & set(row.f1_by_seed))
+        effects.append(TuningEffect(
+            key, row.name, row.kind, row.tuning, row.group_id, default.name, default.group_id, None,
+            f1_default=_mean(default.f1_by_seed[s] for s in common),
+            f1_tuned=_mean(row.f1_by_seed[s] for s in common),
+            test=paired_test(row.f1_by_seed, default.f1_by_seed),
+        ))
+    return _with_holm(sorted(effects, key=lambda e: (e.name, e.group_id)))
+
+
+def _place(groups: Mapping[str, Sequence[Record]]) -> dict[tuple[str, str], list[str]]:
+    """Tables of one dataset x task x relations x features: ``(settings JSON, scope) -> group ids``.
+
+    Rows pinned by all their settings make the tables; tuned rows, then rows with
+    no training settings, join every table they fit, or make one of their own.
+    """
+    tables: dict[tuple[str, str], list[str]] = {}
+    for scope in (FULL, TUNED, PROTOCOL):
+        for gid in sorted(groups):
+            definition = groups[gid][0].definition
+            if settings_scope(definition) != scope:
+                continue
+            settings = run_settings(definition)
+            homes = [t for t in tables if fits(settings, scope, json.loads(t[0]), t[1])]
+            if not homes:
+                homes = [(canonical_json(pinned(settings, scope)), scope)]
+                tables[homes[0]] = []
+            for home in homes:
+                tables[home].append(gid)
+    return tables
+
+
 def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.05) -> Board:
     """All tables, sorted by key, each with rows sorted by mean macro F1 (descending)."""
     if not math.isfinite(alpha) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    by_table: dict[TableKey, dict[str, list[Record]]] = {}
+    by_base: dict[TableKey, dict[str, list[Record]]] = {}
     for record in records:
-        groups = by_table.setdefault(table_key(record.definition), {})
+        groups = by_base.setdefault(table_key(record.definition), {})
         groups.setdefault(group_id(record.definition), []).append(record)
 
-    tables, effects = [], []
+    by_table: dict[TableKey, dict[str, list[Record]]] = {}
+    for base, groups in by_base.items():
+        for (settings, scope), gids in _place(groups).items():
+            by_table[replace(base, settings=settings, scope=scope)] = {gid: groups[gid] for gid in gids}
+
+    tables, effects, tuning = [], [], []
     for key in sorted(by_table, key=TableKey.as_tuple):
-        groups = {gid: sorted(recs, key=lambda r: r.seed) for gid, recs in by_table[key].items()}
+        groups = {gid: sorted(recs, key=lambda r: r.seed) for gid, recs in sorted(by_table[key].items())}
         run_rows = dict(zip(groups, _disambiguate([_run_row(recs) for recs in groups.values()])))
         paper_rows = [_paper_row(p) for p in reference.published_results(
             key.dataset, key.task, key.relations, key.features)]
         tables.append(Table(key, _rank(list(run_rows.values()) + paper_rows, min_seeds)))
         effects += _aux_effects(key, groups, run_rows)
-    return Board(tuple(tables), tuple(effects), _relation_comparisons(tables), min_seeds, alpha)
+        tuning += _tuning_effects(key, list(run_rows.values()))
+    return Board(tuple(tables), tuple(effects), tuple(tuning), _relation_comparisons(tables),
+                 min_seeds, alpha)

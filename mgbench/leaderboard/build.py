@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from . import escape
 from .aggregate import build_board
 from .figures import render_figures
 from .page import render_page
@@ -43,9 +44,27 @@ class BuildReport:
         """One line per file that was not counted, naming it."""
         return describe_problems(self.skipped, self.duplicates)
 
+    def __str__(self) -> str:
+        """What ``mgbench leaderboard`` prints: counts, where the board is, files not counted."""
+        figures = sum(name.startswith(f"{FIGURES}/") for name in self.files)
+        lines = [f"leaderboard: {self.records} record(s) in {self.tables} table(s) -> "
+                 f"{self.out_dir / MARKDOWN}, {HTML}, {CSV} and {figures} figure(s)"
+                 + (f"; {len(self.removed)} stale figure(s) removed" if self.removed else "")]
+        problems = self.problems
+        if problems:
+            lines.append(f"{len(problems)} file(s) not counted (listed on the board too):")
+            lines += [f"  {escape.one_line(line)}" for line in problems[:_SHOWN_PROBLEMS]]
+            if len(problems) > _SHOWN_PROBLEMS:
+                lines.append(f"  ... and {len(problems) - _SHOWN_PROBLEMS} more")
+        return "\n".join(lines)
+
+
+#: Problems ``str(report)`` lists; the board lists them all.
+_SHOWN_PROBLEMS = 20
+
 
 def describe_problems(skipped: Sequence[Skipped], duplicates: Sequence[Duplicate]) -> tuple[str, ...]:
-    return tuple([f"{s.path}: skipped, {s.reason}" for s in skipped]
+    return tuple([f"{s.path}: malformed record, skipped: {s.reason}" for s in skipped]
                  + [f"{d.path}: duplicate of {d.kept} (run_id {d.run_id}), counted once" for d in duplicates])
 
 

@@ -14,8 +14,9 @@ from typing import Mapping, Sequence
 
 from .aggregate import Board, Row, Table
 from .tables import (
-    AUX_COLUMNS, BOARD_COLUMNS, SYNTHETIC_WARNING, Cell, Column, aux_cells, aux_intro, conventions,
-    figure_names, relation_figure_name, row_cells, table_notes,
+    AUX_COLUMNS, KIND_NAMES, SYNTHETIC_WARNING, TUNING_COLUMNS, Cell, Column, aux_cells, aux_intro,
+    board_columns, conventions, figure_names, relation_figure_name, row_cells, table_notes, tuning_cells,
+    tuning_intro,
 )
 
 CE_ONLY = "CE only"
@@ -27,7 +28,10 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, 
 header, main { max-width: 1360px; margin: 0 auto; padding: 0 20px; }
 header { padding-top: 20px; }
 h1 { margin: 0 0 4px; font-size: 26px; }
-h2 { font-size: 17px; margin: 0 0 8px; }
+h2 { font-size: 17px; margin: 0 0 8px; overflow-wrap: anywhere; }
+h2 .settings { display: block; font-size: 13px; font-weight: 400; color: var(--muted); margin-top: 2px; }
+.legend { color: var(--muted); margin: 0 0 12px; font-size: 13px; }
+.legend b { color: var(--fg); }
 .summary { color: var(--muted); margin: 0 0 12px; }
 .banner { border: 2px solid var(--warn); background: #fff5f5; color: var(--warn); font-weight: 700; padding: 10px 14px; border-radius: 6px; margin: 0 0 12px; font-size: 15px; }
 details.conventions { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin-bottom: 12px; }
@@ -52,6 +56,8 @@ th[aria-sort="ascending"]::after { content: "\\25B2"; color: var(--accent); }
 th[aria-sort="descending"]::after { content: "\\25BC"; color: var(--accent); }
 tr.paper td { font-style: italic; color: var(--muted); background: #fafaf5; }
 tr.best td { font-weight: 700; background: #ebf8ff; }
+tr.tuned td:first-child { border-left: 3px solid #38a169; }
+tr.external td:first-child { border-left: 3px solid #6b46c1; }
 tbody tr:hover td { background: #f0f4f8; }
 ul.notes { color: var(--muted); font-size: 12px; margin: 8px 0 0; padding-left: 18px; }
 .figures { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 12px; }
@@ -140,7 +146,8 @@ def _table(columns: Sequence[Column], rows: Sequence[tuple[dict[str, Cell], dict
 
     head = "".join(
         f'<th{align(c)} aria-sort="{"descending" if c.key == sorted_by else "none"}" '
-        f'title="Click to sort">{_e(c.header)}</th>' for c in columns)
+        f'title="{_e((c.help + ". " if c.help else "") + "Click to sort.")}">{_e(c.header)}</th>'
+        for c in columns)
     body = []
     for cells, attrs in rows:
         tds = "".join(f'<td{align(c)} data-v="{_e(_sort_value(cells[c.key].sort))}">{_e(cells[c.key].text)}</td>'
@@ -151,7 +158,8 @@ def _table(columns: Sequence[Column], rows: Sequence[tuple[dict[str, Cell], dict
 
 
 def _row_attrs(row: Row, table: Table) -> dict[str, str]:
-    classes = [row.source] + (["best"] if row.is_best else [])
+    classes = ([row.source] + (["best"] if row.is_best else []) + (["tuned"] if row.tuned else [])
+               + (["external"] if row.kind == "E" else []))
     attrs = {"class": " ".join(classes), "data-dataset": table.key.dataset, "data-task": table.key.task,
              "data-type": row.kind, "data-loss": row.aux_loss or CE_ONLY}
     if row.group_id:
@@ -170,17 +178,20 @@ def _table_section(table: Table, board: Board, figures: Mapping[str, bytes]) -> 
     parts = [f'<section class="card board{" synthetic" if key.synthetic else ""}" id="{_e(key.slug)}"'
              f' data-dataset="{_e(key.dataset)}" data-task="{_e(key.task)}">',
              f"<h2>{_e(key.title)}"
-             + ('<span class="badge">synthetic</span>' if key.synthetic else "") + "</h2>"]
+             + ('<span class="badge">synthetic</span>' if key.synthetic else "")
+             + f'<span class="settings">{_e(key.settings_title)}</span></h2>']
     if key.synthetic:
         parts.append(f'<p class="warning">&#9888; Warning: {_e(SYNTHETIC_WARNING)}.</p>')
-    parts.append(_table(BOARD_COLUMNS, [(row_cells(r, board), _row_attrs(r, table)) for r in table.rows],
+    cells = [row_cells(r, board) for r in table.rows]
+    parts.append(_table(board_columns(cells), list(zip(cells, [_row_attrs(r, table) for r in table.rows])),
                         sorted_by="f1"))
     notes = table_notes(table, board)
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
     bars, scatter = figure_names(key)
-    drawn = [(bars, f"Macro F1 per model ({key.title})"),
-             (scatter, f"Macro F1 against train time per run ({key.title})")]
+    drawn = [(bars, f"Macro F1 per model ({key.heading})"),
+             (scatter, f"Macro F1 against train time per run ({key.heading}); the best rows, the "
+                       "fastest and tuned or outside rows are named")]
     parts.append('<div class="figures">' + "".join(_figure(p, c, figures) for p, c in drawn if p in figures)
                  + "</div>")
     parts.append("</section>")
@@ -226,6 +237,16 @@ def render_page(board: Board, figures: Mapping[str, bytes], not_counted: Sequenc
         aux.append("<p>No run with an auxiliary loss yet.</p>")
     aux.append("</section>")
 
+    tuning = []
+    if board.tuning_effects:
+        tuning = ['<section class="card" id="tuning"><h2>Does tuning help?</h2>',
+                  f"<p>{_e(tuning_intro(board.alpha))}</p>",
+                  _table(TUNING_COLUMNS, [
+                      (tuning_cells(e, board.alpha), {"data-dataset": e.key.dataset, "data-task": e.key.task,
+                                                      "data-type": e.kind, "data-loss": ""})
+                      for e in board.tuning_effects], sorted_by=None),
+                  "</section>"]
+
     relations = []
     if board.relation_comparisons:
         relations = ['<section class="card" id="relation-sets"><h2>Relation sets</h2>'
@@ -251,11 +272,14 @@ def render_page(board: Board, figures: Mapping[str, bytes], not_counted: Sequenc
         f'<p class="summary">Built from {records} result records in {len(board.tables)} tables. '
         "Click a column header to sort; use the selectors to filter.</p>",
         banner,
+        '<p class="legend">Type: ' + " · ".join(f"<b>{k}</b> {_e(v)}" for k, v in KIND_NAMES.items())
+        + (". Rows named (tuned) were tuned: the table notes and “Does tuning help?” give the search "
+           "and its budget" if board.tuning_effects else "") + ".</p>",
         '<details class="conventions"><summary>How to read the tables</summary><ul>'
         + "".join(f"<li>{_e(line)}</li>" for line in conventions(board)) + "</ul></details>",
         "</header>",
         f'<nav class="filters">{filters}<span id="shown-count"></span></nav>',
-        "<main>", *sections, *aux, *relations, *skipped, "</main>",
+        "<main>", *sections, *aux, *tuning, *relations, *skipped, "</main>",
         "<footer>Generated by mgbench from the result records alone; the same records give the same page."
         "</footer>",
         f"<script>{_JS}</script>",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+
+from . import validate as v
 
 SCHEMA_VERSION = 1
 
@@ -25,9 +26,17 @@ DEFINITION_KEYS = (
 )
 #: Efficiency fields the tables show; the key is required, ``null`` is allowed.
 EFFICIENCY_KEYS = ("train_time_s", "peak_memory_mb", "num_parameters")
-#: Test metrics the tables read when present; ``f1_macro`` is required.
-OPTIONAL_TEST_METRICS = ("accuracy", "subset_accuracy", "precision_macro", "recall_macro")
-MODEL_KINDS = ("gnn", "features")
+#: Test metrics the tables read when present, all fractions in [0, 1]; ``f1_macro`` is required.
+#: ``bot/f1_bot`` is the bot-class F1 of a ``stance+bot`` run (docs/RESULTS.md).
+READ_TEST_METRICS = ("accuracy", "subset_accuracy", "precision_macro", "recall_macro", "f1_macro",
+                     "roc_auc_macro", "f1_bot", "bot/f1_bot")
+#: ``gnn`` and ``features`` are trained by the runner; ``external`` runs were trained
+#: elsewhere and scored from a prediction file (``mgbench evaluate``).
+MODEL_KINDS = ("gnn", "features", "external")
+#: Training settings that are integers (``None``: not used, e.g. patience under the reference protocol).
+_INT_SETTINGS = ("epochs", "patience", "min_epochs")
+_MAX_EPOCHS = 10 ** 7
+_MAX_TRIALS = 10 ** 6
 
 
 class RecordError(ValueError):
@@ -85,10 +94,6 @@ def short_hash(obj: Any, length: int = 16) -> str:
     return hashlib.sha256(canonical_json(obj).encode("utf-8")).hexdigest()[:length]
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _run_id_matches(run_id: str, definition: Mapping[str, Any]) -> bool:
     # Writers may or may not escape non-ASCII text; both spellings are canonical enough.
     spellings = {
@@ -96,6 +101,78 @@ def _run_id_matches(run_id: str, definition: Mapping[str, Any]) -> bool:
         for flag in (True, False)
     }
     return any(hashlib.sha256(s.encode("utf-8")).hexdigest()[:16] == run_id for s in spellings)
+
+
+def _check_seeds(problems: v.Problems, field: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) > 1000:
+        problems.append(f"{field} (not a list of at most 1000 seeds: {v.describe(value)})")
+        return
+    for i, seed in enumerate(value):
+        v.check_int(problems, f"{field}[{i}]", seed, 0, v.MAX_SEED)
+
+
+def _check_tuning(problems: v.Problems, tuning: Any) -> None:
+    """``definition.tuning`` of a tuned run: the study, its budget and how the best was selected."""
+    field = "definition.tuning"
+    if not v.check_dict(problems, field, tuning):
+        return
+    if not isinstance(tuning.get("budget"), dict):
+        problems.append(f"{field}.budget (not an object: {v.describe(tuning.get('budget'))})")
+    else:
+        v.check_fields(problems, f"{field}.budget", tuning["budget"], {
+            "trials": lambda p, f, x: v.check_int(p, f, x, 1, _MAX_TRIALS, optional=True),
+            "timeout_s": lambda p, f, x: v.check_number(p, f, x, 0, v.MAX_SECONDS, optional=True),
+        })
+    v.check_fields(problems, field, tuning, {
+        "study": v.check_name,
+        "sampler": v.check_name,
+        "pruner": lambda p, f, x: v.check_name(p, f, x, optional=True),
+        "trials": lambda p, f, x: v.check_int(p, f, x, 0, _MAX_TRIALS),
+        "search_seeds": _check_seeds,
+        "selected_on": v.check_name,
+    })
+
+
+def _check_definition(problems: v.Problems, definition: dict[str, Any]) -> None:
+    for key in ("dataset", "task", "model", "protocol"):
+        v.check_name(problems, f"definition.{key}", definition[key])
+    v.check_name(problems, "definition.features", definition["features"], empty=True)
+    v.check_name(problems, "definition.aux_loss", definition["aux_loss"], optional=True)
+    if definition["model_kind"] not in MODEL_KINDS:
+        problems.append(f"definition.model_kind ({v.describe(definition['model_kind'])}, "
+                        f"not one of {', '.join(MODEL_KINDS)})")
+    relations = definition["relations"]
+    if not isinstance(relations, list) or len(relations) > 64:
+        problems.append(f"definition.relations (not a list of at most 64 names: {v.describe(relations)})")
+    else:
+        for i, relation in enumerate(relations):
+            v.check_name(problems, f"definition.relations[{i}]", relation)
+    v.check_int(problems, "definition.seed", definition["seed"], 0, v.MAX_SEED)
+    v.check_number(problems, "definition.aux_weight", definition["aux_weight"], -1e6, 1e6)
+    for key in ("dataset_options", "hyperparameters", "aux_settings"):
+        v.check_dict(problems, f"definition.{key}", definition[key])
+    for key in ("feature_options", "sampling"):
+        if key in definition:
+            v.check_dict(problems, f"definition.{key}", definition[key])
+    if v.check_dict(problems, "definition.training", definition["training"]):
+        v.check_fields(problems, "definition.training", definition["training"], {
+            **{key: (lambda p, f, x: v.check_int(p, f, x, 0, _MAX_EPOCHS, optional=True))
+               for key in _INT_SETTINGS},
+            "lr": lambda p, f, x: v.check_number(p, f, x, 0, 1e6),
+            "weight_decay": lambda p, f, x: v.check_number(p, f, x, 0, 1e6),
+        })
+    if "tuning" in definition:
+        _check_tuning(problems, definition["tuning"])
+    external = definition.get("external")
+    if definition["model_kind"] == "external" or "external" in definition:
+        if definition["model_kind"] != "external":
+            problems.append("definition.external (given for a run the runner trained)")
+        elif v.check_dict(problems, "definition.external", external):
+            v.check_fields(problems, "definition.external", external,
+                           {"predictions": v.check_name, "kind": v.check_name})
+    checked = {*DEFINITION_KEYS, "feature_options", "sampling", "tuning", "external"}
+    v.check_json(problems, "definition",                  # any other key: plain, bounded JSON
+                 {k: x for k, x in definition.items() if k not in checked})
 
 
 def parse_record(obj: Any, path: str) -> Record:
@@ -114,66 +191,55 @@ def parse_record(obj: Any, path: str) -> Record:
         missing.append("metrics.test.f1_macro")
     if missing:
         raise RecordError("missing fields: " + ", ".join(missing))
-    if obj["schema"] != SCHEMA_VERSION:
-        raise RecordError(f"unsupported schema {obj['schema']!r} (expected {SCHEMA_VERSION})")
+    schema = obj["schema"]
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema != SCHEMA_VERSION:
+        raise RecordError(f"unsupported schema {v.describe(schema)} (expected {SCHEMA_VERSION})")
     if not isinstance(definition, dict):
         raise RecordError("definition is not an object")
 
-    wrong = []
-    if not isinstance(definition["dataset"], str) or not definition["dataset"]:
-        wrong.append("definition.dataset")
-    if not isinstance(definition["task"], str) or not definition["task"]:
-        wrong.append("definition.task")
-    if not isinstance(definition["features"], str):
-        wrong.append("definition.features")
-    if not isinstance(definition["model"], str) or not definition["model"]:
-        wrong.append("definition.model")
-    if definition["model_kind"] not in MODEL_KINDS:
-        wrong.append("definition.model_kind")
-    relations = definition["relations"]
-    if not isinstance(relations, list) or not all(isinstance(r, str) for r in relations):
-        wrong.append("definition.relations")
-    if not isinstance(definition["seed"], int) or isinstance(definition["seed"], bool):
-        wrong.append("definition.seed")
-    if definition["aux_loss"] is not None and not isinstance(definition["aux_loss"], str):
-        wrong.append("definition.aux_loss")
-    if not _is_number(definition["aux_weight"]):
-        wrong.append("definition.aux_weight")
-    for key in ("dataset_options", "hyperparameters", "training", "aux_settings"):
-        if not isinstance(definition[key], dict):
-            wrong.append(f"definition.{key}")
-    if not _is_number(test["f1_macro"]):
-        wrong.append("metrics.test.f1_macro")
-    wrong += [f"metrics.test.{key}" for key in OPTIONAL_TEST_METRICS
-              if key in test and not _is_number(test[key])]
-    wrong += [key for key in EFFICIENCY_KEYS if obj[key] is not None and not _is_number(obj[key])]
-    if wrong:
-        raise RecordError("invalid values: " + ", ".join(wrong))
-    if not isinstance(obj["run_id"], str) or not _run_id_matches(obj["run_id"], definition):
-        raise RecordError(f"run_id {obj['run_id']!r} is not the hash of its definition")
+    problems: v.Problems = []
+    _check_definition(problems, definition)
+    for key in READ_TEST_METRICS:
+        if key in test:
+            v.check_metric(problems, f"metrics.test.{key}", test[key])
+    v.check_number(problems, "train_time_s", obj["train_time_s"], 0, v.MAX_SECONDS, optional=True)
+    v.check_number(problems, "peak_memory_mb", obj["peak_memory_mb"], 0, v.MAX_MEGABYTES, optional=True)
+    v.check_int(problems, "num_parameters", obj["num_parameters"], 0, v.MAX_PARAMETERS, optional=True)
+    if problems:
+        raise RecordError("invalid values: " + ", ".join(problems))
+    run_id = obj["run_id"]
+    if not isinstance(run_id, str) or not _run_id_matches(run_id, definition):
+        raise RecordError(f"run_id {v.describe(run_id)} is not the hash of its definition")
 
     return Record(
         path=path,
-        run_id=obj["run_id"],
+        run_id=run_id,
         definition=definition,
-        test={k: float(v) for k, v in test.items() if _is_number(v)},
+        test={key: float(test[key]) for key in READ_TEST_METRICS if key in test},
         train_time_s=obj["train_time_s"],
         peak_memory_mb=obj["peak_memory_mb"],
-        num_parameters=None if obj["num_parameters"] is None else int(obj["num_parameters"]),
+        num_parameters=obj["num_parameters"],
     )
 
 
 def _read(file: Path, path: str) -> Record:
     try:
+        size = file.stat().st_size
+        if size == 0:
+            raise RecordError("empty file")
+        if size > v.MAX_FILE_BYTES:
+            raise RecordError(f"{size} bytes, more than a record's limit of {v.MAX_FILE_BYTES}")
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise RecordError(f"unreadable ({exc.strerror})") from None
     try:
-        obj = json.loads(text)
+        obj = v.loads(text)
     except json.JSONDecodeError as exc:
         raise RecordError(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise RecordError("invalid JSON (nested too deeply)") from None
     return parse_record(obj, path)
 
 

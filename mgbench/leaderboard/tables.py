@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
-from . import reference
-from .aggregate import COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey
+from . import escape, reference
+from .aggregate import (
+    COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey, TuningEffect,
+)
 
 DASH = "—"
 DAGGER = "†"
@@ -25,6 +27,8 @@ class Column:
     header: str
     numeric: bool
     wrap: bool = False            # long text the page may break over lines
+    help: str = ""                # what the column means: the page's header tooltip
+    optional: bool = False        # left out of a table where every row shows a dash
 
 
 @dataclass(frozen=True)
@@ -33,20 +37,40 @@ class Cell:
     sort: float | str | None      # what the page sorts by; ``None`` sorts last
 
 
+#: What the letters of the Type column mean.
+KIND_NAMES = {
+    "G": "graph model (a GNN trained by the runner)",
+    "F": "feature model (a scikit-learn estimator on the node features, no graph)",
+    "E": "trained outside the runner, scored from its prediction file by mgbench evaluate",
+}
+TYPE_LEGEND = "Type: " + "; ".join(f"{k} = {v}" for k, v in KIND_NAMES.items()) + "."
+
 BOARD_COLUMNS = (
     Column("model", "Model", False),
-    Column("type", "Type", False),
-    Column("aux", "Aux loss", False),
+    Column("type", "Type", False, help=TYPE_LEGEND),
+    Column("aux", "Aux loss", False, help="auxiliary loss and its weight λ", optional=True),
     Column("accuracy", "Accuracy", True),
-    Column("precision", "Precision", True),
-    Column("recall", "Recall", True),
+    Column("precision", "Precision", True, help="macro precision"),
+    Column("recall", "Recall", True, help="macro recall"),
     Column("f1", "F1 (macro)", True),
+    Column("f1_bot", "F1 (bot class)", True, help="F1 of the bot class (the positive class)",
+           optional=True),
+    Column("roc_auc", "ROC-AUC", True, help="macro ROC-AUC (one-vs-rest; binary for bot)",
+           optional=True),
     Column("seeds", "Seeds", True),
     Column("p", "p vs best", True),
-    Column("time", "Time/run (s)", True),
-    Column("memory", "Peak mem (MB)", True),
+    Column("time", "Time/run (s)", True, help="training time per run, mean over seeds"),
+    Column("memory", "Run peak mem (MB)", True,
+           help="peak memory the record states for its run (peak_memory_mb), the largest over seeds"),
     Column("params", "Params", True),
 )
+
+
+def board_columns(rows: Sequence[dict[str, Cell]]) -> tuple[Column, ...]:
+    """The columns of one table (given its rows' cells): an optional one only where some row has a value."""
+    return tuple(c for c in BOARD_COLUMNS
+                 if not c.optional or any(cells[c.key].text != DASH for cells in rows))
+
 
 AUX_COLUMNS = (
     Column("table", "Table", False, wrap=True),
@@ -60,6 +84,56 @@ AUX_COLUMNS = (
     Column("p_holm", "p (Holm)", True),
     Column("verdict", "Verdict", False),
 )
+
+
+TUNING_COLUMNS = (
+    Column("table", "Table", False, wrap=True),
+    Column("model", "Tuned row", False),
+    Column("default", "Default row", False),
+    Column("budget", "Search", False, wrap=True),
+    Column("seeds", "Paired seeds", True),
+    Column("f1_default", "F1 default", True),
+    Column("f1_tuned", "F1 tuned", True),
+    Column("delta", "ΔF1 (points)", True),
+    Column("p", "p", True),
+    Column("p_holm", "p (Holm)", True),
+    Column("verdict", "Verdict", False),
+)
+
+
+def tuning_intro(alpha: float) -> str:
+    """The sentence above the tuning table (Markdown and page alike)."""
+    return (f"Change in macro F1 of each tuned row against the default row of the same model and "
+            f"loss in its table (same data and training budget; the search chose the "
+            f"hyperparameters, learning rate and weight decay on validation only), on the seeds "
+            f"both ran; two-sided paired t-test over seeds, Holm-adjusted over the tuned rows of a "
+            f"table; * and the verdict mean adjusted p < {alpha:g}.")
+
+
+def describe_tuning(tuning: Mapping[str, Any]) -> str:
+    """The search behind a tuned row: study, sampler, pruner, budget, trials, selection."""
+    budget = tuning.get("budget") or {}
+    limits = []
+    if budget.get("trials") is not None:
+        limits.append(f"{budget['trials']} trials")
+    if budget.get("timeout_s") is not None:
+        limits.append(f"{budget['timeout_s']:g} s")
+    parts = ["budget " + (" or ".join(limits) if limits else "unlimited")]
+    if "trials" in tuning:
+        parts.append(f"{tuning['trials']} trials run")
+    if "sampler" in tuning:
+        parts.append(f"{tuning['sampler']} sampler")
+    if tuning.get("pruner"):
+        parts.append(f"{tuning['pruner']} pruner")
+    if "selected_on" in tuning:
+        seeds = tuning.get("search_seeds")
+        on = f"selected on {tuning['selected_on']}"
+        if seeds:
+            on += " of seed" + ("s " if len(seeds) > 1 else " ") + ", ".join(map(str, seeds))
+        parts.append(on)
+    if "study" in tuning:
+        parts.append(f"study {tuning['study']}")
+    return ", ".join(parts)
 
 
 def aux_intro(alpha: float) -> str:
@@ -118,14 +192,40 @@ def row_cells(row: Row, board: Board) -> dict[str, Cell]:
     return cells
 
 
-def verdict(effect: AuxEffect, alpha: float) -> str:
-    if effect.baseline_group_id is None:
+def verdict(effect: AuxEffect | TuningEffect, alpha: float) -> str:
+    if isinstance(effect, AuxEffect) and effect.baseline_group_id is None:
         return "no CE-only run to compare with"
+    if isinstance(effect, TuningEffect) and effect.default_group_id is None:
+        return effect.unpaired_reason or "no default row"
     if effect.test.p_value is None:
         return "n/a (fewer than 2 paired seeds)"
     if not effect.significant(alpha):
         return "no significant change"
     return "helps" if effect.test.mean_diff > 0 else "hurts"
+
+
+def _table_cell(key: TableKey) -> Cell:
+    text = key.heading + (" (synthetic data)" if key.synthetic else "")
+    return Cell(text, key.heading)
+
+
+def tuning_cells(effect: TuningEffect, alpha: float) -> dict[str, Cell]:
+    delta = effect.test.mean_diff
+    paired = effect.default_group_id is not None
+    budget = describe_tuning(effect.tuning)
+    return {
+        "table": _table_cell(effect.key),
+        "model": Cell(effect.name, effect.name),
+        "default": Cell(effect.default_name or DASH, effect.default_name or ""),
+        "budget": Cell(budget, budget),
+        "seeds": Cell(str(effect.test.n), effect.test.n),
+        "f1_default": Cell(percent(effect.f1_default), effect.f1_default),
+        "f1_tuned": Cell(percent(effect.f1_tuned), effect.f1_tuned),
+        "delta": Cell(DASH if delta is None else f"{100 * delta:+.2f}", delta),
+        "p": p_value(effect.test.p_value, alpha, star=False) if paired else Cell(DASH, None),
+        "p_holm": p_value(effect.p_holm, alpha) if paired else Cell(DASH, None),
+        "verdict": Cell(verdict(effect, alpha), verdict(effect, alpha)),
+    }
 
 
 def aux_cells(effect: AuxEffect, alpha: float) -> dict[str, Cell]:
@@ -134,8 +234,7 @@ def aux_cells(effect: AuxEffect, alpha: float) -> dict[str, Cell]:
     p = p_value(effect.test.p_value, alpha, star=False) if paired else Cell(DASH, None)
     p_holm = p_value(effect.p_holm, alpha) if paired else Cell(DASH, None)
     return {
-        "table": Cell(effect.key.title + (" (synthetic data)" if effect.key.synthetic else ""),
-                      effect.key.title),
+        "table": _table_cell(effect.key),
         "model": Cell(effect.name, effect.name),
         "aux": Cell(effect.aux_label, effect.aux_label),
         "seeds": Cell(str(effect.test.n), effect.test.n),
@@ -160,6 +259,23 @@ def table_notes(table: Table, board: Board) -> list[str]:
             "Their precision and recall are exchanged from the published table, because the "
             "authors' evaluation code passes predictions as the ground truth, which swaps the two."
         )
+    for row in table.rows:
+        if row.tuned:
+            gain = next((e for e in board.tuning_effects
+                         if e.key == table.key and e.group_id == row.group_id), None)
+            text = f"{row.name}: tuned ({describe_tuning(row.tuning)})"
+            if gain is not None and gain.default_group_id is not None and gain.test.mean_diff is not None:
+                p = p_value(gain.test.p_value, board.alpha, star=False).text
+                text += (f"; {100 * gain.test.mean_diff:+.2f} F1 points against {gain.default_name} "
+                         f"on {gain.test.n} paired seeds (p {p})")
+            elif gain is not None:
+                text += f"; {verdict(gain, board.alpha)}"
+            notes.append(text + ".")
+    if any(r.kind == "E" for r in table.rows):
+        names = ", ".join(r.name for r in table.rows if r.kind == "E")
+        notes.append(f"Type E ({names}): trained outside the runner and scored from a prediction file "
+                     "with the runner's evaluator; it has no training settings, so the settings in "
+                     "this table's heading do not apply to it.")
     if any(r.source == "run" and r.protocol == "reference" for r in table.rows):
         notes.append(
             "Rows marked (reference protocol) replay the MGTAB authors' scripts, metric calls included, "
@@ -172,24 +288,32 @@ def table_notes(table: Table, board: Board) -> list[str]:
 def conventions(board: Board) -> list[str]:
     """How to read every table; shown once at the top of the Markdown and the page."""
     return [
-        "One table per dataset x task x relation set x features recipe; one row per run "
-        "definition without its seed (its config id is the hash of that definition).",
+        "One table per dataset x task x relation set x features recipe and training settings "
+        "(protocol, epochs, patience, min_epochs, learning rate, weight decay, sampling: the "
+        "table's heading names them); runs under other settings are in another table. One row per "
+        "run definition without its seed (its config id is the hash of that definition).",
+        "Feature models (F) and runs trained outside the runner (E) have no epoch training "
+        "settings: they appear in every table of their data and protocol. A tuned row, "
+        "\"(tuned)\", appears beside the default row of its model; its search chose the "
+        "learning rate, weight decay and hyperparameters on validation.",
+        TYPE_LEGEND,
         "Accuracy, precision, recall and F1 are test-set macro averages in percent, "
-        "mean ± sample standard deviation (ddof=1) over seeds; a single seed shows no std.",
+        "mean ± sample standard deviation (ddof=1) over seeds; a single seed shows no std. "
+        "F1 (bot class) is the bot class's F1 (bot tasks); ROC-AUC is the macro ROC-AUC.",
         "Rows are sorted by mean macro F1. \"p vs best\" is a two-sided paired t-test of macro F1 "
         "against the best row (most F1 among rows with enough seeds), paired by seed (same seed = "
         f"same split) on the seeds both ran; * marks p < {board.alpha:g}; n/a means fewer than "
         "2 common seeds. If every paired difference is equal, p = 0 (non-zero difference) or 1.",
-        "Train time is the mean per run; peak memory the largest over seeds.",
+        "Time/run is the mean training time per run; run peak mem the largest over seeds of the "
+        "peak memory each record states for its run.",
     ]
 
 
 def _markdown_table(columns: Sequence[Column], rows: Sequence[dict[str, Cell]]) -> list[str]:
-    def escape(text: str) -> str:
-        return text.replace("|", "\\|")
-    lines = ["| " + " | ".join(c.header for c in columns) + " |",
+    lines = ["| " + " | ".join(escape.markdown(c.header) for c in columns) + " |",
              "|" + "|".join("---:" if c.numeric else "---" for c in columns) + "|"]
-    lines += ["| " + " | ".join(escape(cells[c.key].text) for c in columns) + " |" for cells in rows]
+    lines += ["| " + " | ".join(escape.markdown(cells[c.key].text) for c in columns) + " |"
+              for cells in rows]
     return lines
 
 
@@ -204,11 +328,12 @@ def relation_figure_name(comparison: RelationComparison) -> str:
 
 def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[str],
                     records: int) -> str:
-    """LEADERBOARD.md: conventions, one section per table, aux losses, relation sets, skipped files.
+    """LEADERBOARD.md: conventions, one section per table, aux losses, tuning, relation sets, skipped files.
 
     ``figures`` are the relative paths of the PNGs that exist, so the text links
-    only what was drawn.
+    only what was drawn. Every text from a record goes through :func:`escape.markdown`.
     """
+    md = escape.markdown
     drawn = set(figures)
     out = ["# mgbench leaderboard", "",
            f"Built from {records} result records in {len(board.tables)} tables."]
@@ -216,13 +341,15 @@ def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[
         out.append(f"**Tables marked synthetic: {SYNTHETIC_WARNING}, not MGTAB results.**")
     out += [""] + [f"- {line}" for line in conventions(board)] + [""]
     for table in board.tables:
-        out += [f"## {table.key.title}", ""]
+        out += [f"## {md(table.key.heading)}", ""]
         if table.key.synthetic:
             out += [f"> **Warning: {SYNTHETIC_WARNING}.**", ""]
-        out += _markdown_table(BOARD_COLUMNS, [row_cells(r, board) for r in table.rows]) + [""]
-        out += [note + "  " for note in table_notes(table, board)]
-        links = [f"![{table.key.title}]({path})" for path in figure_names(table.key) if path in drawn]
-        out += ([""] if table_notes(table, board) else []) + links + [""]
+        cells = [row_cells(r, board) for r in table.rows]
+        out += _markdown_table(board_columns(cells), cells) + [""]
+        notes = table_notes(table, board)
+        out += [md(note) + "  " for note in notes]
+        links = [f"![{md(table.key.heading)}]({path})" for path in figure_names(table.key) if path in drawn]
+        out += ([""] if notes else []) + links + [""]
 
     out += ["## Do auxiliary losses help?", ""]
     if board.aux_effects:
@@ -232,19 +359,24 @@ def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[
         out.append("No run with an auxiliary loss yet.")
     out.append("")
 
+    if board.tuning_effects:
+        out += ["## Does tuning help?", "", tuning_intro(board.alpha), ""]
+        out += _markdown_table(TUNING_COLUMNS, [tuning_cells(e, board.alpha) for e in board.tuning_effects])
+        out.append("")
+
     if board.relation_comparisons:
         out += ["## Relation sets", "", "Models that ran on more than one relation set.", ""]
-        out += [f"![{c.title}]({relation_figure_name(c)})" for c in board.relation_comparisons
+        out += [f"![{md(c.title)}]({relation_figure_name(c)})" for c in board.relation_comparisons
                 if relation_figure_name(c) in drawn] + [""]
 
     if not_counted:
-        out += ["## Records not counted", ""] + [f"- {line}" for line in not_counted] + [""]
+        out += ["## Records not counted", ""] + [f"- {md(line)}" for line in not_counted] + [""]
     return "\n".join(out)
 
 
 CSV_HEADER = (
-    "table", "dataset", "dataset_options", "task", "relations", "features", "synthetic",
-    "source", "model", "name", "type", "aux_loss", "aux_weight", "config", "n_seeds",
+    "table", "dataset", "dataset_options", "task", "relations", "features", "settings", "synthetic",
+    "source", "model", "name", "type", "tuned", "aux_loss", "aux_weight", "config", "n_seeds",
     "below_min_seeds", *(f"{c}_{s}" for c in COLUMNS for s in ("mean", "std")),
     "is_best", "p_vs_best", "significant_vs_best", "train_time_s", "peak_memory_mb", "num_parameters",
 )
@@ -255,19 +387,24 @@ def _num(value: float | None, spec: str = ".6f") -> str:
 
 
 def render_csv(board: Board) -> str:
-    """leaderboard.csv: one line per table row, metrics as fractions with six decimals."""
+    """leaderboard.csv: one line per table row, metrics as fractions with six decimals.
+
+    Text cells go through :func:`escape.csv_cell`, so no cell starts a spreadsheet formula.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
+    text = escape.csv_cell
     for table in board.tables:
         key = table.key
         for row in table.rows:
             stats = [_num(getattr(row.stats.get(c), field, None)) for c in COLUMNS for field in ("mean", "std")]
             test = row.vs_best
             writer.writerow([
-                key.slug, key.dataset, key.dataset_options, key.task, "+".join(key.relations),
-                key.features, int(key.synthetic), row.source, row.model, row.name, row.kind,
-                row.aux_loss or "", _num(row.aux_weight, "g"), row.group_id, row.n_seeds,
+                text(key.slug), text(key.dataset), text(key.dataset_options), text(key.task),
+                text("+".join(key.relations)), text(key.features), text(key.settings_title),
+                int(key.synthetic), row.source, text(row.model), text(row.name), row.kind, int(row.tuned),
+                text(row.aux_loss or ""), _num(row.aux_weight, "g"), row.group_id, row.n_seeds,
                 int(row.source == "run" and row.n_seeds < board.min_seeds), *stats,
                 int(row.is_best), "" if test is None else _num(test.p_value, ".6g"),
                 "" if test is None else int(test.significant(board.alpha)),
