@@ -47,7 +47,8 @@ def write_record(results: Path, *, dataset: str = "mgtab-synthetic", task: str =
             "f1_macro": f1, "roc_auc_macro": 0.9, **(metrics or {})}
     record = {
         "schema": 1, "run_id": run_id, "definition": definition, "metrics": {"test": test, "val": test},
-        "best_epoch": 3, "train_time_s": train_time_s, "peak_memory_mb": 64.0, "num_parameters": 1234,
+        "best_epoch": 3, "train_time_s": train_time_s, "peak_memory_mb": 64.0, "model_memory_mb": 64.0,
+        "num_parameters": 1234,
         "versions": {"mgbench": "0.1.0"}, "git_commit": None, "hardware": {"device": "cpu"},
         "timestamp": f"2026-01-01T00:00:0{seed % 10}Z",
     }

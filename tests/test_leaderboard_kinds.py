@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import io
 from pathlib import Path
 
@@ -223,3 +224,29 @@ def test_escapes() -> None:
     assert markdown("<b>|[x](y)`\n&") == "&lt;b&gt;\\|\\[x\\](y)\\` &amp;"
     assert [csv_cell(t) for t in ("=1", "+1", "-1", "@1", "\t1", "ok", "")] == \
         ["'=1", "'+1", "'-1", "'@1", "'\t1", "ok", ""]
+
+
+def test_an_outside_models_seeds_are_one_row_though_each_file_differs(tmp_path: Path) -> None:
+    for seed in range(3):
+        write_record(tmp_path, model="my-llm", model_kind="external", training={}, hyperparameters={}, seed=seed,
+                     f1=0.8 + 0.01 * seed, extra={"external": {"predictions": f"{seed:02d}" * 32, "kind": "scores"}})
+    assert row(only_table(board_of(tmp_path)), "my-llm").n_seeds == 3
+
+
+def test_an_undefined_roc_auc_is_accepted_and_left_out_of_the_mean(tmp_path: Path) -> None:
+    write_record(tmp_path, seed=0, metrics={"roc_auc_macro": None})
+    write_record(tmp_path, seed=1, metrics={"roc_auc_macro": 0.8})
+    report = _build_without_figures(tmp_path, tmp_path / "board")
+    assert report.records == 2 and not report.skipped
+
+
+def test_memory_is_what_the_run_added(tmp_path: Path) -> None:
+    for model, added in (("gcn", 12.0), ("gat", None)):       # gat: made before model_memory_mb existed
+        path = write_record(tmp_path, seed=0, model=model)
+        record = json.loads(path.read_text())
+        record["model_memory_mb"] = added
+        if added is None:
+            del record["model_memory_mb"]
+        path.write_text(json.dumps(record))
+    text = render_markdown(board_of(tmp_path), [], [], 2)
+    assert "Model mem (MB)" in text and "| 12 |" in text and "peak_memory_mb" not in text

@@ -171,7 +171,7 @@ class Row:
     stats: Mapping[str, Stat]         # column -> Stat; a missing metric has no entry
     f1_by_seed: Mapping[int, float]
     train_time_s: float | None        # mean over seeds
-    peak_memory_mb: float | None      # max over seeds: the memory one needs
+    model_memory_mb: float | None     # max over seeds: the memory one needs above the process
     num_parameters: int | None
     protocol: str = "standard"
     definition_json: str = ""         # canonical JSON of the definition without seed, for tooltips
@@ -381,8 +381,13 @@ def _without(definition: Mapping[str, Any], keys: Iterable[str]) -> dict[str, An
 
 
 def group_id(definition: Mapping[str, Any]) -> str:
-    """Hash of the run definition without its seed: the identity of a row."""
-    return short_hash(_without(definition, ["seed"]))
+    """Hash of the run definition without its seed: the identity of a row. For a model trained
+    outside the runner, each seed's prediction file differs; the row is its name and what the
+    files held (labels or scores)."""
+    row = _without(definition, ["seed"])
+    if isinstance(row.get("external"), dict):
+        row["external"] = _without(row["external"], ["predictions"])
+    return short_hash(row)
 
 
 def family_id(definition: Mapping[str, Any]) -> str:
@@ -429,7 +434,7 @@ def _run_row(records: Sequence[Record]) -> Row:
         stats=column_stats,
         f1_by_seed={r.seed: r.test["f1_macro"] for r in records},
         train_time_s=_mean(r.train_time_s for r in records),
-        peak_memory_mb=_max(r.peak_memory_mb for r in records),
+        model_memory_mb=_max(r.model_memory_mb for r in records),
         num_parameters=_max(r.num_parameters for r in records),
         protocol=definition["protocol"],
         definition_json=canonical_json(_without(definition, ["seed"])),
@@ -450,7 +455,7 @@ def _paper_row(result: reference.PublishedResult) -> Row:
         stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in reference.COLUMNS},
         f1_by_seed={},
         train_time_s=None,
-        peak_memory_mb=None,
+        model_memory_mb=None,
         num_parameters=None,
     )
 

@@ -30,6 +30,8 @@ EFFICIENCY_KEYS = ("train_time_s", "peak_memory_mb", "num_parameters")
 #: ``bot/f1_bot`` is the bot-class F1 of a ``stance+bot`` run (docs/RESULTS.md).
 READ_TEST_METRICS = ("accuracy", "subset_accuracy", "precision_macro", "recall_macro", "f1_macro",
                      "roc_auc_macro", "f1_bot", "bot/f1_bot")
+#: Metrics a record may hold as ``null``: ROC-AUC is undefined where a class is absent from the test set.
+UNDEFINED_ALLOWED = ("roc_auc_macro",)
 #: ``gnn`` and ``features`` are trained by the runner; ``external`` runs were trained
 #: elsewhere and scored from a prediction file (``mgbench evaluate``).
 MODEL_KINDS = ("gnn", "features", "external")
@@ -52,7 +54,7 @@ class Record:
     definition: Mapping[str, Any]
     test: Mapping[str, float]
     train_time_s: float | None
-    peak_memory_mb: float | None
+    model_memory_mb: float | None
     num_parameters: int | None
 
     @property
@@ -201,9 +203,10 @@ def parse_record(obj: Any, path: str) -> Record:
     _check_definition(problems, definition)
     for key in READ_TEST_METRICS:
         if key in test:
-            v.check_metric(problems, f"metrics.test.{key}", test[key])
+            v.check_metric(problems, f"metrics.test.{key}", test[key], optional=key in UNDEFINED_ALLOWED)
     v.check_number(problems, "train_time_s", obj["train_time_s"], 0, v.MAX_SECONDS, optional=True)
     v.check_number(problems, "peak_memory_mb", obj["peak_memory_mb"], 0, v.MAX_MEGABYTES, optional=True)
+    v.check_number(problems, "model_memory_mb", obj.get("model_memory_mb"), 0, v.MAX_MEGABYTES, optional=True)
     v.check_int(problems, "num_parameters", obj["num_parameters"], 0, v.MAX_PARAMETERS, optional=True)
     if problems:
         raise RecordError("invalid values: " + ", ".join(problems))
@@ -215,9 +218,9 @@ def parse_record(obj: Any, path: str) -> Record:
         path=path,
         run_id=run_id,
         definition=definition,
-        test={key: float(test[key]) for key in READ_TEST_METRICS if key in test},
+        test={key: float(test[key]) for key in READ_TEST_METRICS if test.get(key) is not None},
         train_time_s=obj["train_time_s"],
-        peak_memory_mb=obj["peak_memory_mb"],
+        model_memory_mb=obj.get("model_memory_mb"),  # absent in records made before it existed
         num_parameters=obj["num_parameters"],
     )
 

@@ -60,8 +60,9 @@ BOARD_COLUMNS = (
     Column("seeds", "Seeds", True),
     Column("p", "p vs best", True),
     Column("time", "Time/run (s)", True, help="training time per run, mean over seeds"),
-    Column("memory", "Run peak mem (MB)", True,
-           help="peak memory the record states for its run (peak_memory_mb), the largest over seeds"),
+    Column("memory", "Model mem (MB)", True,
+           help="memory the run added above the process when it began (model_memory_mb: model, optimiser, "
+                "activations; not the interpreter, libraries or loaded dataset), the largest over seeds"),
     Column("params", "Params", True),
 )
 
@@ -185,8 +186,8 @@ def row_cells(row: Row, board: Board) -> dict[str, Cell]:
     else:
         cells["p"] = p_value(row.vs_best.p_value, board.alpha)
     cells["time"] = Cell(DASH if row.train_time_s is None else f"{row.train_time_s:.2f}", row.train_time_s)
-    cells["memory"] = Cell(DASH if row.peak_memory_mb is None else f"{row.peak_memory_mb:.0f}",
-                           row.peak_memory_mb)
+    cells["memory"] = Cell(DASH if row.model_memory_mb is None else f"{row.model_memory_mb:.0f}",
+                           row.model_memory_mb)
     cells["params"] = Cell(DASH if row.num_parameters is None else f"{row.num_parameters:,}",
                            row.num_parameters)
     return cells
@@ -378,7 +379,7 @@ CSV_HEADER = (
     "table", "dataset", "dataset_options", "task", "relations", "features", "settings", "synthetic",
     "source", "model", "name", "type", "tuned", "aux_loss", "aux_weight", "config", "n_seeds",
     "below_min_seeds", *(f"{c}_{s}" for c in COLUMNS for s in ("mean", "std")),
-    "is_best", "p_vs_best", "significant_vs_best", "train_time_s", "peak_memory_mb", "num_parameters",
+    "is_best", "p_vs_best", "significant_vs_best", "train_time_s", "model_memory_mb", "num_parameters",
 )
 
 
@@ -408,6 +409,6 @@ def render_csv(board: Board) -> str:
                 int(row.source == "run" and row.n_seeds < board.min_seeds), *stats,
                 int(row.is_best), "" if test is None else _num(test.p_value, ".6g"),
                 "" if test is None else int(test.significant(board.alpha)),
-                _num(row.train_time_s), _num(row.peak_memory_mb), _num(row.num_parameters, "d"),
+                _num(row.train_time_s), _num(row.model_memory_mb), _num(row.num_parameters, "d"),
             ])
     return buffer.getvalue()

@@ -111,9 +111,9 @@ def check_number(problems: Problems, field: str, value: Any, low: float, high: f
         problems.append(f"{field} ({describe(value)} outside [{low:g}, {high:g}])")
 
 
-def check_metric(problems: Problems, field: str, value: Any) -> None:
-    """Accuracy, precision, recall, F1, ROC-AUC: fractions in [0, 1]."""
-    check_number(problems, field, value, 0.0, 1.0)
+def check_metric(problems: Problems, field: str, value: Any, optional: bool = False) -> None:
+    """Accuracy, precision, recall, F1, ROC-AUC: fractions in [0, 1] (``None`` if ``optional``)."""
+    check_number(problems, field, value, 0.0, 1.0, optional=optional)
 
 
 def check_json(problems: Problems, field: str, value: Any) -> None:
