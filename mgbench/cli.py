@@ -235,7 +235,17 @@ def cmd_evaluate(args) -> None:
 def cmd_leaderboard(args) -> None:
     from mgbench.leaderboard import build_leaderboard
 
-    report = build_leaderboard(args.results, args.out)
+    results = Path(args.results) if args.results else COMMITTED_RESULTS
+    yours = None if args.no_yours else Path(args.yours) if args.yours else user_results()
+    if yours is not None and (not yours.is_dir() or yours.resolve() == results.resolve()):
+        if args.yours:
+            raise ValueError(f"--yours {args.yours}: no such folder")
+        yours = None
+    if not results.is_dir():
+        if yours is None:
+            raise ValueError(f"no records in {results}: run `mgbench run ...` first, or give --results DIR")
+        results, yours = yours, None  # outside a clone: the user's own runs are the board
+    report = build_leaderboard(results, args.out, yours=yours)
     print(report)
 
 
@@ -329,7 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("leaderboard", help="rebuild the board from the stored result records")
-    p.add_argument("--results", default=str(COMMITTED_RESULTS))
+    p.add_argument("--results", help=f"the records to rank (default: {COMMITTED_RESULTS}, the published ones)")
+    p.add_argument("--yours", help="your own runs, shown beside them as rows marked (yours) "
+                                   "(default: $MGBENCH_RESULTS or results/ under the data root, if present)")
+    p.add_argument("--no-yours", action="store_true", help="rank only --results (how the published board is built)")
     p.add_argument("--out", default="leaderboard")
     p.set_defaults(func=cmd_leaderboard)
     return parser

@@ -250,3 +250,23 @@ def test_memory_is_what_the_run_added(tmp_path: Path) -> None:
         path.write_text(json.dumps(record))
     text = render_markdown(board_of(tmp_path), [], [], 2)
     assert "Model mem (MB)" in text and "| 12 |" in text and "peak_memory_mb" not in text
+
+
+def test_your_runs_stand_beside_the_published_ones(tmp_path: Path, monkeypatch, capsys) -> None:
+    from mgbench.cli import main
+
+    for seed in range(2):
+        write_record(tmp_path / "published", model="gcn", seed=seed, f1=0.80)
+        write_record(tmp_path / "mine", model="gcn", seed=seed, f1=0.80)       # a reproduction: same run ids
+        write_record(tmp_path / "mine", model="my_gnn.py:MyGNN", seed=seed, f1=0.85)
+    (tmp_path / "mine" / "broken.json").write_text("{")
+    monkeypatch.setenv("MGBENCH_RESULTS", str(tmp_path / "mine"))
+    assert main(["leaderboard", "--results", str(tmp_path / "published"), "--out", str(tmp_path / "board")]) == 0
+    out = capsys.readouterr().out
+    assert "6 record(s) in 1 table(s)" in out and "yours/broken.json" in out
+    text = (tmp_path / "board" / "LEADERBOARD.md").read_text()
+    for name in ("| gcn | G |", "| gcn (yours) | G |", "| my_gnn.py:MyGNN (yours) | G |"):
+        assert name in text
+    assert main(["leaderboard", "--results", str(tmp_path / "published"), "--no-yours",
+                 "--out", str(tmp_path / "published-board")]) == 0
+    assert "(yours)" not in (tmp_path / "published-board" / "LEADERBOARD.md").read_text()

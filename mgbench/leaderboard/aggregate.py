@@ -423,6 +423,8 @@ def _run_row(records: Sequence[Record]) -> Row:
         name += f" ({definition['protocol']} protocol)"
     if "tuning" in definition:
         name += " (tuned)"
+    if definition.get("origin"):
+        name += f" ({definition['origin']})"
     return Row(
         source="run",
         model=definition["model"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -19,7 +19,7 @@ from . import escape
 from .aggregate import build_board
 from .figures import render_figures
 from .page import render_page
-from .records import Duplicate, Skipped, load_records
+from .records import Duplicate, LoadedRecords, Skipped, load_records
 from .tables import render_csv, render_markdown
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def build_leaderboard(results_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
+                      yours: str | os.PathLike[str] | None = None,
                       min_seeds: int = 5, alpha: float = 0.05) -> BuildReport:
     """Build ``LEADERBOARD.md``, ``index.html``, ``leaderboard.csv`` and ``figures/`` from records.
 
@@ -94,10 +95,20 @@ def build_leaderboard(results_dir: str | os.PathLike[str], out_dir: str | os.Pat
     Rows with fewer than ``min_seeds`` seeds are marked; paired tests are
     significant below ``alpha``. The output is a pure function of the
     records' contents and paths: no time stamps, everything sorted.
+
+    ``yours``: a second folder, a user's own runs, shown beside the records of
+    ``results_dir`` as rows of their own named "<model> (yours)" (the same run
+    there and here is two rows: the published one and its reproduction).
     """
     if min_seeds < 1:
         raise ValueError(f"min_seeds must be at least 1, got {min_seeds}")
     loaded = load_records(results_dir)
+    if yours is not None:
+        mine = load_records(yours, origin="yours")
+        loaded = LoadedRecords(loaded.records + mine.records,
+                               loaded.skipped + tuple(replace(s, path=f"yours/{s.path}") for s in mine.skipped),
+                               loaded.duplicates + tuple(replace(d, path=f"yours/{d.path}", kept=f"yours/{d.kept}")
+                                                         for d in mine.duplicates))
     board = build_board(loaded.records, min_seeds=min_seeds, alpha=alpha)
     report_lines = describe_problems(loaded.skipped, loaded.duplicates)
     for line in report_lines:

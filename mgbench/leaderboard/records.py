@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -246,8 +246,12 @@ def _read(file: Path, path: str) -> Record:
     return parse_record(obj, path)
 
 
-def load_records(results_dir: str | Path) -> LoadedRecords:
+def load_records(results_dir: str | Path, origin: str | None = None) -> LoadedRecords:
     """Read every ``*.json`` under ``results_dir`` (recursively, hidden files excepted).
+
+    ``origin`` marks every record of this folder (``"yours"``: a user's own runs shown
+    beside the published ones): it joins each definition as ``origin``, after the record
+    was validated, so such runs form rows of their own.
 
     Files are visited in sorted relative-path order, so when two files share a
     ``run_id`` the one with the lexicographically smallest path is kept and
@@ -276,5 +280,6 @@ def load_records(results_dir: str | Path) -> LoadedRecords:
             duplicates.append(Duplicate(path, kept_by_run_id[record.run_id], record.run_id))
             continue
         kept_by_run_id[record.run_id] = path
-        records.append(record)
+        records.append(record if origin is None else
+                       replace(record, definition={**record.definition, "origin": origin}))
     return LoadedRecords(tuple(records), tuple(skipped), tuple(duplicates))
