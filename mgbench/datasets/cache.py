@@ -3,6 +3,7 @@
 Where: ``<dataset folder>/processed/`` when that folder may be written to;
 otherwise (a shared read-only copy of MGTAB, the published TwiBot sample) a
 folder of the user's cache, :func:`cache_root` ``/processed/<folder hash>/``.
+A valid cache in a read-only ``processed/`` is read all the same.
 
 Key: the source of the processing code, the load options, and for each raw
 file its resolved path, size, modification time and inode together with the
@@ -80,11 +81,11 @@ def cache_key(raw_files: Iterable[Path], options: Mapping[str, Any] | None = Non
     return h.hexdigest()[:16]
 
 
-def cache_folders(home: Path) -> list[Path]:
-    """Where the processed cache of the dataset in ``home`` may live, in order of preference."""
+def cache_folders(home: Path) -> list[tuple[Path, bool]]:
+    """Where the processed cache of the dataset in ``home`` may be, in order, each with whether we may write there."""
     local = home / "processed"
     shared = cache_root() / "processed" / hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
-    return [local, shared] if writable(local if local.is_dir() else home) else [shared]
+    return [(local, writable(local if local.is_dir() else home)), (shared, True)]
 
 
 def load_processed(raw: list[Path], name: str, read: Callable[[], Data],
@@ -97,12 +98,14 @@ def load_processed(raw: list[Path], name: str, read: Callable[[], Data],
     """
     file_name = f"{name}-{cache_key(raw, options)}.pt"
     folders = cache_folders(raw[0].parent)
-    for folder in folders:
-        data = _read_cache(folder / file_name)
+    for folder, may_write in folders:
+        data = _read_cache(folder / file_name, may_write)
         if data is not None:
             return data
     data = read()
-    for folder in folders:
+    for folder, may_write in folders:
+        if not may_write:
+            continue
         try:
             for stale in folder.glob(f"{name}-*.pt"):
                 stale.unlink(missing_ok=True)
@@ -113,7 +116,7 @@ def load_processed(raw: list[Path], name: str, read: Callable[[], Data],
     return data
 
 
-def _read_cache(path: Path) -> Data | None:
+def _read_cache(path: Path, may_write: bool) -> Data | None:
     """The graph cached in ``path``, or None (deleting a cache that is corrupt or holds something else)."""
     if not path.is_file():
         return None
@@ -124,8 +127,9 @@ def _read_cache(path: Path) -> Data | None:
         return Data.from_dict(stored)
     except DatasetError as err:
         log.warning("%s; rebuilding the processed cache", err)
-        try:
-            path.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
-        except OSError:
-            pass
+        if may_write:
+            try:
+                path.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
+            except OSError:
+                pass
         return None

@@ -35,6 +35,7 @@ import datetime
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import gdown
 import requests
-from filelock import FileLock
+from filelock import FileLock, Timeout
 from gdown.parse_url import is_google_drive_url
 from tqdm.auto import tqdm
 
@@ -51,6 +52,8 @@ from .errors import DatasetError
 from .io import atomic_path, sweep_orphans, temp_name
 from .layout import find_folder
 from .sources import SOURCES, Source
+
+log = logging.getLogger(__name__)
 
 COMPLETE = "DOWNLOAD_COMPLETE"
 CHECKSUMS = "checksums.json"
@@ -85,7 +88,11 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     try:
         folder.mkdir(parents=True, exist_ok=True)
         lock = FileLock(folder / LOCK)
-        lock.acquire()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("%s: another process is downloading %s here; waiting for it", folder, name)
+            lock.acquire()
     except OSError as err:
         raise DatasetError(f"{folder}: cannot be written ({err.strerror or err}); choose a writable --root "
                            f"(or $MGBENCH_ROOT)") from None
