@@ -106,7 +106,12 @@ def _first_line(err: BaseException) -> str:
 
 
 def _tensors(obj: Any) -> Iterator[torch.Tensor]:
-    """Every tensor in ``obj`` and the dicts, lists and tuples nested in it."""
+    """Every tensor in ``obj``, in the dicts nested in it and in its lists of tensors.
+
+    What we load holds tensors there only (a tensor file, a cached graph's or
+    feature block's dict); a list of anything else (the tweet texts of a
+    cached TwiBot graph: millions of strings) is not walked.
+    """
     stack = [obj]
     while stack:
         item = stack.pop()
@@ -114,7 +119,7 @@ def _tensors(obj: Any) -> Iterator[torch.Tensor]:
             yield item
         elif isinstance(item, dict):
             stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
+        elif isinstance(item, (list, tuple)) and item and isinstance(item[0], torch.Tensor):
             stack.extend(item)
 
 
