@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import signal
 import stat
 import tarfile
 import threading
@@ -167,6 +168,23 @@ def test_full_disk_is_one_error_and_leaves_nothing(tmp_path, files, monkeypatch)
 
     monkeypatch.setattr(archive, "_write", no_space)
     _refused(tmp_path, "MGTAB.zip", _zip(files), "extraction failed: No space left on device")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_extraction_killed_midway_leaves_nothing_after_the_next_run(tmp_path, files, monkeypatch):
+    source = _place(tmp_path, "MGTAB.zip", _zip(files))
+    pid = os.fork()
+    if pid == 0:  # the child is killed (kill -9) while it unpacks
+        try:
+            monkeypatch.setattr(archive, "_write", lambda *a: os.kill(os.getpid(), signal.SIGKILL))
+            dl.download("mgtab", tmp_path, source=source, progress=False)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert len(list((tmp_path / "mgtab").glob(".MGTAB.extract*"))) == 1
+    folder = dl.download("mgtab", tmp_path, source=source, progress=False)
+    assert sorted(p.name for p in (tmp_path / "mgtab").iterdir()) == sorted([dl.LOCK, dl.COMPLETE, folder.name])
 
 
 # --------------------------------------------------------------------------- format by content

@@ -98,6 +98,10 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
                            f"(or $MGBENCH_ROOT)") from None
     try:
         return _download_locked(name, base, folder, target, source, progress, force)
+    except OSError as err:  # a full disk, a folder that turned read-only: one line, not a traceback
+        raise DatasetError(f"{folder}: download of {name} failed: {err.strerror or err}"
+                           f"{f' ({err.filename})' if err.filename else ''}; free some space or choose another "
+                           f"--root, then run again") from None
     finally:
         lock.release()
 
@@ -293,8 +297,8 @@ def _extract(archive: Path, target: Path, marker: str, name: str) -> None:
     """
     sweep_orphans(target.parent)
     tmp = target.parent / temp_name(f"{target.name}.extract")
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         out = tmp / "files"
         try:
             unpack(archive, out)
@@ -307,5 +311,8 @@ def _extract(archive: Path, target: Path, marker: str, name: str) -> None:
                                f"is not the {name} dataset; the file was deleted, run again to retry") from None
         shutil.rmtree(target, ignore_errors=True)  # left by a run stopped before DOWNLOAD_COMPLETE
         content.rename(target)
+    except OSError as err:
+        raise DatasetError(f"{archive}: extraction failed: {err.strerror or err}; the archive was deleted and "
+                           f"nothing was extracted") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
