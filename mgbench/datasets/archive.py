@@ -111,8 +111,8 @@ class _Budget:
         if self.spent > self.cap:
             raise DatasetError(
                 f"{self.archive}: unpacks to more than {self.cap:,} bytes, the cap for a {self.size:,}-byte archive "
-                f"(the lesser of MAX_UNPACKED_BYTES = {MAX_UNPACKED_BYTES:,} and MAX_RATIO = {MAX_RATIO} times its "
-                f"size, at least {RATIO_FLOOR:,}): refused as an archive bomb")
+                f"(MAX_RATIO = {MAX_RATIO} times its size, at least RATIO_FLOOR = {RATIO_FLOOR:,} and at most "
+                f"MAX_UNPACKED_BYTES = {MAX_UNPACKED_BYTES:,} bytes): refused as an archive bomb")
 
 
 def _count(archive: Path, members: int) -> None:
