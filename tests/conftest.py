@@ -15,3 +15,11 @@ def data_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_graph(data_root):
     return ds.load("mgtab-synthetic", root=data_root, num_nodes=300, seed=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Caches a test cannot put beside its data go to a temporary folder, never the user's ~/.cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MGBENCH_CACHE", str(tmp_path_factory.mktemp("mgbench-cache")))
+        yield

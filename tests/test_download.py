@@ -74,6 +74,7 @@ class Server:
         self.body = body
         self.truncate_after: int | None = None   # close the connection after N body bytes
         self.ignore_range = False
+        self.omit_length = False                  # send no Content-Length: the end is when the connection closes
         self.ranges: list[str | None] = []        # the Range header of every request
         self.url = ""
 
@@ -97,7 +98,8 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         body = state.body[start:]
-        self.send_header("Content-Length", str(len(body)))  # the full length, even when truncating
+        if not state.omit_length:
+            self.send_header("Content-Length", str(len(body)))  # the full length, even when truncating
         self.end_headers()
         self.wfile.write(body if state.truncate_after is None else body[:state.truncate_after])
         self.close_connection = True
@@ -189,6 +191,31 @@ def test_truncated_transfer_keeps_part(server, tmp_path, mgtab_zip):
     _assert_nothing_complete(tmp_path)
 
 
+def _tar(members: dict[str, bytes]) -> tarfile.TarFile:
+    buf = io.BytesIO()
+    tf = tarfile.open(fileobj=buf, mode="w")
+    for name, data in members.items():
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return tf
+
+
+def test_transfer_cut_at_a_member_boundary_is_never_trusted(server, tmp_path, files):
+    """With no Content-Length, a plain tar cut after a member looks complete; its digest must not be recorded."""
+    tf = _tar({f"MGTAB/{name}": data for name, data in files.items()})
+    server.body, server.omit_length = tf.fileobj.getvalue()[:tf.offset], True  # the end-of-archive blocks missing
+    source = _source(server, filename="MGTAB.tar")
+    with pytest.raises(DatasetError, match="truncated tar"):
+        dl.download("mgtab", tmp_path, source=source, progress=False)
+    _assert_nothing_complete(tmp_path)
+    assert not (tmp_path / dl.CHECKSUMS).exists()
+    tf.close()
+    server.body = tf.fileobj.getvalue()
+    dl.download("mgtab", tmp_path, source=source, progress=False)  # the whole archive is then accepted
+    assert json.loads((tmp_path / dl.CHECKSUMS).read_text())["mgtab"]["size"] == len(server.body)
+
+
 @pytest.mark.parametrize("ignore_range", [False, True], ids=["resumed", "server-ignores-range"])
 def test_interrupted_then_resumed(server, tmp_path, mgtab_zip, ignore_range):
     server.truncate_after = 700_000
@@ -218,7 +245,7 @@ def test_unsafe_archive_refused(server, tmp_path, files, archive):
     assert not (tmp_path / "evil").exists() and not Path("/tmp/mgbench-evil").exists()
     _assert_nothing_complete(root)
     assert not (root / "mgtab" / filename).exists()
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["mgtab", "root"]
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.name != dl.LOCK) == ["mgtab", "root"]
 
 
 def test_archive_without_marker_refused(server, tmp_path):

@@ -123,7 +123,13 @@ def load(name: str, root: str | os.PathLike | None = None, **options) -> Data:
         config = synthetic_config(**options)
         folder = write_synthetic(config, base / name / config.key())
         reader = read_mgtab_large if config.large else read_mgtab
-        return load_processed(folder, name, reader)
+        return _load_folder(folder, name, reader)
     if options:
         raise ValueError(f"dataset {name!r} takes no options (got {sorted(options)})")
-    return load_processed(find_folder(base, spec.marker, name), name, spec.reader)
+    return _load_folder(find_folder(base, spec.marker, name), name, spec.reader)
+
+
+def _load_folder(folder: Path, name: str, reader: Callable[[Path, str], Data]) -> Data:
+    """Read a folder of ``.pt`` files with ``reader``, through the processed cache."""
+    raw = sorted(p for p in folder.glob("*.pt") if p.is_file())
+    return load_processed(raw, name, lambda: reader(folder, name))

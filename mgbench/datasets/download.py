@@ -13,12 +13,16 @@ Why each step:
   one: the first download that unpacks into the expected files records its
   SHA-256 and size in ``<root>/checksums.json`` and every later download must
   match that record (trust on first use). A digest pinned in the source wins.
-  A mismatching archive is deleted at once.
-- **Extraction.** Members whose path leaves the target folder are refused, tar
-  links and special files go through tarfile's ``data`` filter, and everything
-  is unpacked into a hidden temporary folder that is renamed into place only
-  when complete. Nothing downloaded is executed, and the ``.pt`` files are
-  only ever read with ``torch.load(weights_only=True)`` (:mod:`.io`).
+  A mismatching archive is deleted at once. Only an archive that unpacked
+  completely is recorded, so a transfer cut short is never trusted: the
+  archive must end the way its format says (see :mod:`.archive`).
+- **Extraction** (:mod:`.archive`): plain files and folders only (links and
+  special files refused), every path checked against the resolved target,
+  member count and unpacked size capped, the format told by its first bytes.
+  Everything is unpacked into a hidden temporary folder that is renamed into
+  place only when complete; on any failure the archive is deleted too.
+  Nothing downloaded is executed, and the ``.pt`` files are only ever read
+  with ``torch.load(weights_only=True)`` (:mod:`.io`).
 
 A finished download is ``<root>/<name>/<archive stem>/`` holding the ``.pt``
 files, next to a ``DOWNLOAD_COMPLETE`` record; the archive itself is deleted
@@ -31,26 +35,29 @@ import datetime
 import glob
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
-import tarfile
-import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 
 import gdown
 import requests
+from filelock import FileLock, Timeout
 from gdown.parse_url import is_google_drive_url
 from tqdm.auto import tqdm
 
+from .archive import unpack
 from .errors import DatasetError
-from .io import atomic_path
+from .io import atomic_path, sweep_orphans, temp_name
 from .layout import find_folder
 from .sources import SOURCES, Source
 
+log = logging.getLogger(__name__)
+
 COMPLETE = "DOWNLOAD_COMPLETE"
 CHECKSUMS = "checksums.json"
+LOCK = ".download.lock"
 CHUNK = 1 << 18
 TIMEOUT = (30, 120)  # seconds to connect, and to wait between bytes
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
@@ -64,6 +71,8 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     (and any partial transfer) and downloads again, still checked against
     ``checksums.json``. ``source`` overrides ``SOURCES[name]`` (a mirror, or a
     test server). Every failure raises :class:`DatasetError` saying what to do.
+    Two processes downloading into one root wait for each other (a lock file
+    per dataset folder, and one for ``checksums.json``).
     """
     from . import default_root  # the package imports this module: resolve at call time
 
@@ -74,14 +83,42 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     base = Path(root).expanduser() if root else default_root()
     folder = base / name
     target = folder / _stem(source.filename)
+    if not force and _complete(folder, target, source):
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / LOCK)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.warning("%s: another process is downloading %s here; waiting for it", folder, name)
+            lock.acquire()
+    except OSError as err:
+        raise DatasetError(f"{folder}: cannot be written ({err.strerror or err}); choose a writable --root "
+                           f"(or $MGBENCH_ROOT)") from None
+    try:
+        return _download_locked(name, base, folder, target, source, progress, force)
+    except OSError as err:  # a full disk, a folder that turned read-only: one line, not a traceback
+        raise DatasetError(f"{folder}: download of {name} failed: {err.strerror or err}"
+                           f"{f' ({err.filename})' if err.filename else ''}; free some space or choose another "
+                           f"--root, then run again") from None
+    finally:
+        lock.release()
+
+
+def _complete(folder: Path, target: Path, source: Source) -> bool:
+    return (folder / COMPLETE).is_file() and (target / source.marker).is_file()
+
+
+def _download_locked(name: str, base: Path, folder: Path, target: Path, source: Source, progress: bool,
+                     force: bool) -> Path:
     archive = folder / source.filename
     if force:
         shutil.rmtree(target, ignore_errors=True)
         (folder / COMPLETE).unlink(missing_ok=True)
         _remove_transfer_files(archive)
-    elif (folder / COMPLETE).is_file() and (target / source.marker).is_file():
+    elif _complete(folder, target, source):  # another process finished it while we waited for the lock
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
         _fetch(source.url, archive, progress)
     checksums = base / CHECKSUMS
@@ -91,10 +128,8 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     except DatasetError:
         archive.unlink(missing_ok=True)
         raise
-    known = _read_json(checksums)
-    if source.sha256 is None and name not in known:  # first use: from now on this is the archive to expect
-        record["recorded"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        _write_json(checksums, {**known, name: record})
+    if source.sha256 is None:  # first use: from now on this is the archive to expect
+        _record_first_use(checksums, name, record)
     _write_json(folder / COMPLETE, {**record, "folder": target.name})
     _remove_transfer_files(archive)
     return target
@@ -189,7 +224,7 @@ def _verify(archive: Path, name: str, source: Source, checksums: Path) -> dict:
     if source.sha256 is not None:
         expected, origin = {"sha256": source.sha256, "size": source.size}, "the digest pinned in mgbench's sources"
     else:
-        expected = _read_json(checksums).get(name, {"sha256": None, "size": source.size})
+        expected = _read_checksums(checksums).get(name, {"sha256": None, "size": source.size})
         origin = f"the digest recorded at the first download ({checksums})"
     actual = {"sha256": _sha256(archive), "size": archive.stat().st_size}
     if any(expected.get(k) is not None and expected[k] != actual[k] for k in ("sha256", "size")):
@@ -201,6 +236,30 @@ def _verify(archive: Path, name: str, source: Source, checksums: Path) -> dict:
             f"{archive}: checksum mismatch: expected sha256 {expected['sha256']} ({size}{origin}), "
             f"got sha256 {actual['sha256']} ({actual['size']} bytes). The file was deleted. {fix}")
     return actual
+
+
+def _record_first_use(checksums: Path, name: str, record: dict) -> None:
+    """Add ``name``'s record to ``checksums`` unless one exists; under a lock, so no concurrent entry is lost."""
+    with FileLock(checksums.with_name(checksums.name + ".lock")):
+        known = _read_checksums(checksums)
+        if name not in known:
+            record = {**record, "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            _write_json(checksums, {**known, name: record})
+
+
+def _read_checksums(path: Path) -> dict[str, dict]:
+    """``checksums.json`` as ``{dataset: {"sha256": hex, "size": bytes, ...}}``, or a DatasetError naming it."""
+    known = _read_json(path)
+    fix = "repair or delete it (a deleted record is made again by the next download, trusted on first use)"
+    if not isinstance(known, dict):
+        raise DatasetError(f"{path}: expected a JSON object of dataset names, found {type(known).__name__}; {fix}")
+    for name, entry in known.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
+                and (entry.get("size") is None or type(entry["size"]) is int)):
+            raise DatasetError(f"{path}: the {name!r} entry is not {{\"sha256\": <64 hex digits>, \"size\": "
+                               f"<bytes>, ...}}; {fix}")
+    return known
 
 
 def _sha256(path: Path) -> str:
@@ -230,13 +289,21 @@ def _write_json(path: Path, obj: dict) -> None:
 def _extract(archive: Path, target: Path, marker: str, name: str) -> None:
     """Unpack ``archive`` so that ``target`` holds ``marker`` and the files beside it, or nothing at all.
 
-    The temporary folder keeps the files two levels below ``target.parent``,
-    where :func:`find_folder` never takes a half-unpacked archive for a dataset.
+    :func:`.archive.unpack` writes into a hidden temporary folder beside
+    ``target``, two levels below ``target.parent``, where :func:`find_folder`
+    never takes a half-unpacked archive for a dataset; only the finished
+    content is renamed into place. A temporary folder left by a killed run
+    is swept away by the next one.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
+    sweep_orphans(target.parent)
+    tmp = target.parent / temp_name(f"{target.name}.extract")
     try:
+        tmp.mkdir()
         out = tmp / "files"
-        _unpack(archive, out)
+        try:
+            unpack(archive, out)
+        except DatasetError as err:
+            raise DatasetError(f"{err}; the archive was deleted and nothing was extracted") from None
         try:
             content = find_folder(out, marker, name)
         except DatasetError:
@@ -244,35 +311,8 @@ def _extract(archive: Path, target: Path, marker: str, name: str) -> None:
                                f"is not the {name} dataset; the file was deleted, run again to retry") from None
         shutil.rmtree(target, ignore_errors=True)  # left by a run stopped before DOWNLOAD_COMPLETE
         content.rename(target)
+    except OSError as err:
+        raise DatasetError(f"{archive}: extraction failed: {err.strerror or err}; the archive was deleted and "
+                           f"nothing was extracted") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _unpack(archive: Path, dest: Path) -> None:
-    """Extract a zip or tar(.gz) archive into the new folder ``dest``, refusing paths that leave it."""
-    dest.mkdir()
-    root = dest.resolve()
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                _check_inside(root, zf.namelist(), archive)
-                zf.extractall(dest)  # zipfile never creates links
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                _check_inside(root, tf.getnames(), archive)
-                tf.extractall(dest, filter="data")  # refuses links leaving dest, devices, ...
-        else:
-            raise DatasetError(f"{archive}: neither a zip nor a tar archive; the file was deleted, run again "
-                               f"to download it anew")
-    except tarfile.FilterError as err:
-        raise DatasetError(f"{archive}: refused to extract an unsafe member: {err}") from None
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as err:
-        raise DatasetError(f"{archive}: corrupt archive ({err}); the file was deleted, run again to download "
-                           f"it anew") from None
-
-
-def _check_inside(root: Path, members: list[str], archive: Path) -> None:
-    for member in members:
-        if not (root / member).resolve().is_relative_to(root):
-            raise DatasetError(f"{archive}: refused to extract {member!r}: its path leaves the target folder "
-                               f"(the archive is unsafe and was deleted; nothing was extracted)")

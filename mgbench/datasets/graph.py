@@ -21,6 +21,7 @@ import torch
 from torch_geometric.data import Data, HeteroData
 
 from .errors import DatasetError
+from .io import check_integral
 
 #: MGTAB's seven relations, in the order of its ``edge_type`` ids.
 MGTAB_RELATIONS: tuple[str, ...] = ("followers", "friends", "mention", "reply", "quoted", "url", "hashtag")
@@ -63,6 +64,7 @@ def build_graph(
         bad = int((~torch.isfinite(x)).any(dim=1).sum())
         raise DatasetError(f"{where}: features hold NaN or inf values in {bad} node rows")
 
+    check_integral(edge_index, where, "edge_index node ids")
     edge_index = edge_index.to(torch.int64)
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise DatasetError(f"{where}: edge_index must have shape [2, E], got {tuple(edge_index.shape)}")
@@ -72,6 +74,7 @@ def build_graph(
             f"{where}: edge_index holds node ids outside [0, {num_nodes}) "
             f"(min {int(edge_index.min())}, max {int(edge_index.max())})"
         )
+    check_integral(edge_type, where, "edge_type relation ids")
     edge_type = edge_type.to(torch.int64).reshape(-1)
     if edge_type.numel() != num_edges:
         raise DatasetError(f"{where}: edge_type has {edge_type.numel()} entries for {num_edges} edges")
@@ -89,6 +92,7 @@ def build_graph(
         raise DatasetError(f"{where}: edge_weight holds NaN or inf values")
 
     for attr, y in labels.items():
+        check_integral(y, where, f"{attr} labels")
         if y.size(0) != num_nodes:
             raise DatasetError(f"{where}: {attr} has {y.size(0)} labels for {num_nodes} nodes")
     for block, (start, stop) in feature_blocks.items():

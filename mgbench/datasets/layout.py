@@ -21,7 +21,7 @@ from torch_geometric.data import Data
 
 from .errors import DatasetError
 from .graph import MGTAB_RELATIONS, build_graph
-from .io import load_tensor
+from .io import check_integral, load_ids, load_tensor
 
 #: MGTAB's 20 profile-property columns come first, then the 768-d tweet embedding.
 NUM_PROFILE_COLUMNS = 20
@@ -60,6 +60,8 @@ def find_folder(root: str | Path, marker: str, name: str) -> Path:
 def _features(path: Path) -> torch.Tensor:
     """The feature matrix of ``path``: 2-D, more columns than the profile block, finite."""
     x = load_tensor(path)
+    if x.is_complex():
+        raise DatasetError(f"{path}: features must be real numbers, found dtype {x.dtype}")
     if x.dim() != 2 or x.size(1) <= NUM_PROFILE_COLUMNS:
         raise DatasetError(f"{path}: expected [nodes, >{NUM_PROFILE_COLUMNS}] features, got shape {tuple(x.shape)}")
     if x.is_floating_point() and not bool(torch.isfinite(x).all()):
@@ -69,7 +71,7 @@ def _features(path: Path) -> torch.Tensor:
 
 
 def _labels(path: Path, num_nodes: int, num_classes: int, labelled_first: bool = False) -> torch.Tensor:
-    y = load_tensor(path).to(torch.int64).reshape(-1)
+    y = load_ids(path, "labels").reshape(-1)
     if labelled_first and y.numel() < num_nodes:  # MGTAB-large: only the first 10,199 are labelled
         y = torch.cat([y, torch.full((num_nodes - y.numel(),), -1, dtype=torch.int64)])
     if y.numel() != num_nodes:
@@ -89,8 +91,8 @@ def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
     folder = Path(folder)
     x = _features(folder / "features.pt")
     n = x.size(0)
-    edge_index = load_tensor(folder / "edge_index.pt")
-    edge_type = load_tensor(folder / "edge_type.pt")
+    edge_index = load_ids(folder / "edge_index.pt", "node ids")
+    edge_type = load_ids(folder / "edge_type.pt", "relation ids")
     edge_weight = load_tensor(folder / "edge_weight.pt")
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
         raise DatasetError(f"{folder / 'edge_index.pt'}: expected shape [2, E], got {tuple(edge_index.shape)}")
@@ -107,7 +109,7 @@ def read_mgtab(folder: str | Path, name: str = "mgtab") -> Data:
         task = extra.stem[len("labels_"):]
         if task in ("stance", "bot"):
             continue
-        y = load_tensor(extra).to(torch.int64)
+        y = load_ids(extra, "labels")
         if y.dim() != 2 or y.size(0) != n or bool(((y < -1) | (y > 1)).any()):
             raise DatasetError(f"{extra}: expected a multi-hot [{n}, C] tensor of 0/1 (-1 rows unlabelled)")
         labels[f"y_{task}"] = y
@@ -133,6 +135,7 @@ def read_mgtab_large(folder: str | Path, name: str = "mgtab-large") -> Data:
     for path, ei in zip(paths, parts):
         if ei.dim() != 2 or ei.size(0) != 2:
             raise DatasetError(f"{path}: expected shape [2, E], got {tuple(ei.shape)}")
+        check_integral(ei, str(path), "node ids")
     total = sum(p.size(1) for p in parts)
     edge_index = torch.empty((2, total), dtype=torch.int64)
     edge_type = torch.empty(total, dtype=torch.int64)
@@ -177,11 +180,12 @@ def read_cresci15(folder: str | Path, name: str = "cresci-15") -> Data:
     y_bot = _labels(folder / "label.pt", n, 2)
     split = {}
     for part in ("train", "val", "test"):
-        idx = load_tensor(folder / f"{part}_idx.pt").to(torch.int64).reshape(-1)
+        idx = load_ids(folder / f"{part}_idx.pt", "node ids").reshape(-1)
         if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= n):
             raise DatasetError(f"{folder / f'{part}_idx.pt'}: node ids outside [0, {n})")
         split[f"split_{part}"] = idx
     return build_graph(
-        x=x, edge_index=load_tensor(folder / "edge_index.pt"), edge_type=load_tensor(folder / "edge_type.pt"),
+        x=x, edge_index=load_ids(folder / "edge_index.pt", "node ids"),
+        edge_type=load_ids(folder / "edge_type.pt", "relation ids"),
         relation_names=CRESCI_RELATIONS, labels={"y_bot": y_bot}, feature_blocks=blocks,
         categorical_columns=range(*blocks["profile_categorical"]), name=name, source=str(folder), **split)

@@ -62,18 +62,45 @@ def get_split(data: Data, task: Task | str, seed: int) -> Split:
     return mgtab_split(torch.nonzero(labelled).flatten().numpy(), seed)
 
 
-def parse_seeds(spec: str | int) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7"`` -> [0, 2, 7]; ``3`` -> [3]."""
-    if isinstance(spec, int):
-        return [spec]
-    seeds: list[int] = []
+#: More seeds than any study runs: a larger ``--seeds`` is a typo, refused before a list is built.
+MAX_SEEDS = 1000
+#: scikit-learn's ``random_state`` takes seeds below 2**32.
+SEED_LIMIT = 2**32
+
+
+def parse_seeds(spec: str | int | list[int]) -> list[int]:
+    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,2,7"`` -> [0, 2, 7]; ``3`` -> [3]; ``[0, 2]`` (a YAML list) -> [0, 2].
+
+    Seeds are whole numbers in ``0 .. 2**32 - 1``, at most :data:`MAX_SEEDS` of
+    them; anything else is a ``ValueError`` that quotes the spec.
+    """
+    if isinstance(spec, (list, tuple)) and all(isinstance(s, int) and not isinstance(s, bool) for s in spec):
+        spec = ",".join(map(str, spec))
+    shown = repr(spec) if len(repr(spec)) <= 60 else repr(spec)[:57] + "..."
+    if isinstance(spec, bool) or not isinstance(spec, (int, str)):
+        raise ValueError(f"seeds {shown}: expected a number, a range such as 0-4 or a list such as 0,2,7")
+    ranges: list[tuple[int, int]] = []
     for part in str(spec).split(","):
         part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-", 1)
-            seeds.extend(range(int(lo), int(hi) + 1))
-        elif part:
-            seeds.append(int(part))
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        lo, hi = lo.strip(), hi.strip() if sep else lo.strip()
+        if not (lo.isdecimal() and hi.isdecimal()):
+            raise ValueError(f"seeds {shown}: {part[:30]!r} is not a seed or a range of seeds; use whole numbers "
+                             f"from 0, e.g. 0-4 or 0,2,7")
+        for value in (lo, hi):
+            if len(value) > len(str(SEED_LIMIT)) or int(value) >= SEED_LIMIT:
+                raise ValueError(f"seeds {shown}: seed {value[:20]} is too large (seeds are below 2**32 = "
+                                 f"{SEED_LIMIT})")
+        first, last = int(lo), int(hi)
+        if last < first:
+            raise ValueError(f"seeds {shown}: the range {part[:30]!r} is empty; write it low-high")
+        ranges.append((first, last))
+    count = sum(last - first + 1 for first, last in ranges)
+    if count > MAX_SEEDS:
+        raise ValueError(f"seeds {shown}: {count:,} seeds, more than the cap of {MAX_SEEDS:,}; pick fewer")
+    seeds = [seed for first, last in ranges for seed in range(first, last + 1)]
     if not seeds:
-        raise ValueError(f"no seeds in {spec!r}")
+        raise ValueError(f"no seeds in {shown}")
     return seeds

@@ -31,19 +31,17 @@ list, a hashtag, a tweet of unknown author) are dropped and counted.
 
 Files are streamed with ``ijson`` and ``csv``: a multi-GB ``node.json`` costs
 the memory of what is kept (properties, tweet texts), not several times the
-file. The parsed graph is cached in ``<folder>/processed/`` when that folder is
-writable (the official sample ships read-only: it is parsed each time, in
-well under a second, and its folder is never written to).
+file. The parsed graph goes through the processed cache of :mod:`.cache`: in
+``<folder>/processed/`` when that folder is writable, else in the user's cache
+folder (the official sample ships read-only, and its folder is never written to).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import math
 import os
-import stat
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -55,9 +53,9 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from .cache import load_processed
 from .errors import DatasetError
 from .graph import MGTAB_RELATIONS, build_graph
-from .io import load_pt, save_pt
 from .tasks import DOMAIN
 
 log = logging.getLogger(__name__)
@@ -83,8 +81,6 @@ _SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "dev": "val", "v
 _LABEL_NAMES = {"human": 0, "0": 0, "bot": 1, "1": 1}
 #: The sample (and TwiBot-20) spell one domain "Bussiness".
 _DOMAIN_ALIASES = {"bussiness": "Business"}
-
-_CODE_FILES = ("twibot.py", "graph.py", "io.py", "tasks.py")
 
 
 # --------------------------------------------------------------------------- profile properties
@@ -485,51 +481,13 @@ def find_twibot(root: str | os.PathLike, name: str) -> Path:
     raise DatasetError(f"{name}: no {expected} under {root} (looked in the folder, {name}/ and one level below)")
 
 
-def _cache_file(raw: list[Path], name: str, options: Mapping[str, Any]) -> Path | None:
-    """``<folder>/processed/<name>-<key>.pt``; ``None`` where that folder cannot be written."""
-    here = Path(__file__).parent
-    h = hashlib.sha256()
-    for code in _CODE_FILES:
-        h.update((here / code).read_bytes())
-    for path in sorted(raw):
-        st = path.stat()
-        h.update(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
-    h.update(repr(sorted(options.items())).encode())
-    folder = raw[0].parent / "processed"
-    return folder / f"{name}-{h.hexdigest()[:16]}.pt" if _writable(raw[0].parent) else None
-
-
-def _writable(folder: Path) -> bool:
-    """Marked writable *and* writable by us: a folder published read-only (the shared sample) is
-    left alone even by root, whom ``os.access`` alone would let write anywhere."""
-    marked = folder.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
-    return bool(marked) and os.access(folder, os.W_OK)
-
-
-def _cached(raw: list[Path], name: str, read, **options: Any) -> Data:
-    cache = _cache_file(raw, name, options)
-    if cache is not None and cache.is_file():
-        try:
-            return Data.from_dict(load_pt(cache))
-        except DatasetError:
-            cache.unlink(missing_ok=True)  # a corrupt cache is rebuilt, never trusted
-    data = read(**options)
-    if cache is not None:
-        try:
-            for stale in cache.parent.glob(f"{name}-*.pt"):
-                stale.unlink(missing_ok=True)
-            save_pt(data.to_dict(), cache)
-        except OSError as err:  # a read-only file system: the data is read, just not cached
-            log.info("%s: not cached (%s)", cache, err)
-    return data
-
-
 def open_twibot20(root: str | os.PathLike, name: str = "twibot20", *,
                   max_tweets_per_user: int | None = None) -> Data:
     """Find TwiBot-20 at ``root`` (folder or JSON file) and read it through the processed cache."""
     path = find_twibot(root, "twibot20")
     files = twibot20_files(path)
-    return _cached(files, name, lambda **o: read_twibot20(path, name, **o), max_tweets_per_user=max_tweets_per_user)
+    return load_processed(files, name, lambda: read_twibot20(path, name, max_tweets_per_user=max_tweets_per_user),
+                          {"max_tweets_per_user": max_tweets_per_user})
 
 
 def open_twibot22(root: str | os.PathLike, name: str = "twibot22", *,
@@ -538,4 +496,5 @@ def open_twibot22(root: str | os.PathLike, name: str = "twibot22", *,
     folder = find_twibot(root, "twibot22")
     raw = [*twibot22_node_files(folder),
            *(folder / f for f in ("edge.csv", "label.csv", "split.csv") if (folder / f).is_file())]
-    return _cached(raw, name, lambda **o: read_twibot22(folder, name, **o), max_tweets_per_user=max_tweets_per_user)
+    return load_processed(raw, name, lambda: read_twibot22(folder, name, max_tweets_per_user=max_tweets_per_user),
+                          {"max_tweets_per_user": max_tweets_per_user})

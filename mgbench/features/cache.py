@@ -8,7 +8,9 @@ inodes), the encoder's name and a hash of its weights, and the pooling and
 other encoding options. A changed input or encoder therefore gives a new key, never a stale
 block. Entries are dicts of tensors written atomically and read back with
 ``weights_only=True``; a file that cannot be read, or lacks what was stored,
-is deleted and recomputed.
+is deleted and recomputed (an empty file left by a killed write included). A
+folder that cannot be written only costs the caching: the block is computed
+and returned all the same.
 """
 
 from __future__ import annotations
@@ -70,9 +72,15 @@ class FeatureCache:
                 raise DatasetError(f"{path}: cache entry does not hold the expected block")
             except DatasetError as err:
                 log.warning("feature cache: %s; rebuilding it", err)
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass
                 self.rebuilt += 1
         self.misses += 1
         block = compute()
-        save_pt({**block, "_key": dict(key)}, path)
+        try:
+            save_pt({**block, "_key": dict(key)}, path)
+        except OSError as err:  # a read-only or full cache folder: the block is computed, just not kept
+            log.warning("feature cache: cannot write %s (%s); the block is not cached", path, err.strerror or err)
         return block
