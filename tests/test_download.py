@@ -191,6 +191,19 @@ def test_truncated_transfer_keeps_part(server, tmp_path, mgtab_zip):
     _assert_nothing_complete(tmp_path)
 
 
+def test_an_unreachable_server_says_nothing_was_received(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port on this machine that nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = dataclasses.replace(SOURCES["mgtab"], url=f"http://127.0.0.1:{port}/MGTAB.zip")
+    with pytest.raises(DatasetError, match="nothing was received") as err:
+        dl.download("mgtab", tmp_path, source=source, progress=False)
+    assert "kept" not in str(err.value) and "force" not in str(err.value)
+    _assert_nothing_complete(tmp_path)
+
+
 def _tar(members: dict[str, bytes]) -> tarfile.TarFile:
     buf = io.BytesIO()
     tf = tarfile.open(fileobj=buf, mode="w")
@@ -304,7 +317,7 @@ def test_google_drive_urls_go_through_gdown(tmp_path, monkeypatch, mgtab_zip):
         raise dl.gdown.exceptions.FileURLRetrievalError("Too many users have viewed or downloaded this file")
 
     monkeypatch.setattr(dl.gdown, "download", failing_gdown)
-    with pytest.raises(DatasetError, match="(?s)Too many users.*force=True"):
+    with pytest.raises(DatasetError, match="(?s)Too many users.*Nothing was received"):
         dl.download("mgtab", tmp_path / "other", progress=False)
 
 

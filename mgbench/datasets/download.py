@@ -163,11 +163,12 @@ def _fetch_gdrive(url: str, archive: Path, progress: bool) -> None:
     try:
         gdown.download(url, str(archive), quiet=not progress, resume=True, timeout=TIMEOUT)
     except (gdown.exceptions.DownloadError, requests.RequestException) as err:  # incl. FileURLRetrievalError
-        raise DatasetError(
-            f"{url}: download of {archive.name} failed: {err}\nThe bytes received so far are kept beside "
-            f"{archive} and the next run resumes them; if the error repeats, run again with force=True "
-            f"(--force), or fetch the file in a browser and unpack it into {archive.parent}."
-        ) from None
+        parts = sorted(archive.parent.glob(glob.escape(archive.name) + "*.part"))
+        got = sum(p.stat().st_size for p in parts)
+        kept = (f"The {got:,} bytes received so far are kept in {parts[0]} and the next run resumes them; if "
+                f"the error repeats, delete that file to start over" if got else "Nothing was received")
+        raise DatasetError(f"{url}: download of {archive.name} failed: {err}. {kept}, or fetch the file in a "
+                           f"browser and unpack it into {archive.parent}.") from None
 
 
 def _fetch_http(url: str, archive: Path, progress: bool) -> None:
@@ -210,6 +211,9 @@ def _fetch_http(url: str, archive: Path, progress: bool) -> None:
 
 def _truncated(url: str, part: Path, total: int | None, reason: str) -> DatasetError:
     got = part.stat().st_size if part.is_file() else 0
+    if not got:
+        return DatasetError(f"{url}: nothing was received ({reason}); check the network and the address, "
+                            "then run again")
     return DatasetError(f"{url}: truncated transfer: got {got} of {total if total is not None else 'unknown'} "
                         f"bytes ({reason}); {part} is kept, run again to resume")
 
