@@ -103,9 +103,10 @@ def cmd_info(args) -> None:
 def cmd_splits(args) -> None:
     from mgbench import datasets as ds
 
+    seeds = ds.parse_seeds(args.seeds)  # a bad spec fails before the load
     data = ds.load(args.name, root=args.root, **_dataset_options(args))
     out = Path(args.out)
-    for seed in ds.parse_seeds(args.seeds):
+    for seed in seeds:
         split = ds.get_split(data, args.task, seed)
         split.save(out / f"seed{seed}")
         print(f"seed {seed}: train {len(split.train):,} / val {len(split.val):,} / test {len(split.test):,} "
