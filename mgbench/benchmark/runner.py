@@ -27,7 +27,7 @@ from .fused import FusedInputGNN
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
 from .sampling import SamplingSettings, fit_gnn_sampled
 from .store import SCHEMA, ResultStore, run_id
-from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
+from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn, reference_swaps_truth
 
 
 @dataclass
@@ -196,6 +196,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             settings = TrainSettings.from_definition(d["training"])
             if d["protocol"] == "reference":
                 settings.patience = settings.epochs
+            swap_truth = reference_swaps_truth(d["model"], run.model_spec.kind, d["protocol"])
             aux = None
             if d["aux_loss"]:
                 aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"],
@@ -205,11 +206,13 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             if d.get("sampling"):
                 result = fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, y, split, task, settings,
                                          SamplingSettings.from_dict(d["sampling"]), seed=d["seed"],
-                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress)
+                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress,
+                                         swap_truth=swap_truth)
             else:
                 result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
                                  graph.edge_type.to(device), y.to(device), split, task, settings,
-                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress)
+                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress,
+                                 swap_truth=swap_truth)
         train_time = time.perf_counter() - start
     return {
         "schema": SCHEMA, "run_id": run_id(d), "definition": d,
