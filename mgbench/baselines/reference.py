@@ -112,7 +112,7 @@ class ReferenceBotRGCN(nn.Module):
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
         h = self.conv1(self.input(self.encoder(x)), edge_index, edge_type)
         h = F.dropout(h, p=self.dropout, training=self.training)
-        h = (self.conv2 or self.conv1)(h, edge_index, edge_type)
+        h = (self.conv1 if self.conv2 is None else self.conv2)(h, edge_index, edge_type)
         if self.output is not None:
             h = self.output(h)
         return self.classifier(h)
