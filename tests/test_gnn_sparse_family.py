@@ -21,6 +21,13 @@ FAST_AND_REFERENCE = {
     "rgcn": (rgcn.RGCN, reference.ReferenceRGCN),
     "botrgcn": (botrgcn.BotRGCN, reference.ReferenceBotRGCN),
 }
+#: the design options that restore the builds before issue 18 (off by default: the authors' architecture)
+OPTIONS = {
+    "gcn": {"inner_activation": True, "init": "torch"},
+    "graphsage": {"inner_activation": True, "init": "torch"},
+    "rgcn": {"inner_activation": True, "init": "torch"},
+    "botrgcn": {"shared_graph_layer": False, "output_mlp": True, "init": "torch"},
+}
 # float64, so that only summation order separates the two builds
 RTOL, ATOL = 1e-9, 1e-12
 
@@ -61,12 +68,15 @@ def _run(model, x, edge_index, edge_type):
 @pytest.mark.parametrize("name", list(FAST_AND_REFERENCE))
 @pytest.mark.parametrize("relations,empty_relation", [("followers,friends", False), ("all", False),
                                                       ("mention,url", True)])
-def test_fast_build_computes_the_reference_function(tiny_graph, name, relations, empty_relation):
+@pytest.mark.parametrize("with_options", [False, True], ids=["authors", "options"])
+def test_fast_build_computes_the_reference_function(tiny_graph, name, relations, empty_relation, with_options):
+    """The authors' architecture by default (``models.py`` as ``MGTAB-GNN.py`` runs it), and with our options."""
     x, edge_index, edge_type, num_relations = _graph_case(tiny_graph, relations, empty_relation)
     fast_cls, ref_cls = FAST_AND_REFERENCE[name]
+    options = OPTIONS[name] if with_options else {}
     torch.manual_seed(0)
-    ref = ref_cls(x.size(1), 3, num_relations, hidden_channels=16).double()
-    fast = fast_cls(x.size(1), 3, num_relations, hidden_channels=16).double()
+    ref = ref_cls(x.size(1), 3, num_relations, hidden_channels=16, **options).double()
+    fast = fast_cls(x.size(1), 3, num_relations, hidden_channels=16, **options).double()
     fast.load_reference_state(ref)
     out_ref, gx_ref, gp_ref = _run(ref, x, edge_index, edge_type)
     out, gx, gp = _run(fast, x, edge_index, edge_type)
@@ -133,10 +143,43 @@ def test_operator_matches_dense_definition():
 
 def test_registered_with_defaults():
     models = registered_models()
-    for name in FAST_AND_REFERENCE:
+    frame = {"hidden_channels": 256, "dropout": 0.3, "inner_activation": False, "init": "authors"}
+    expected = {"gcn": frame, "graphsage": frame, "rgcn": frame,
+                "botrgcn": {"hidden_channels": 256, "dropout": 0.3, "shared_graph_layer": True, "output_mlp": False,
+                            "init": "authors"}}
+    for name, defaults in expected.items():
         assert models[name].kind == "gnn"
-        assert models[name].defaults == {"hidden_channels": 256, "dropout": 0.3}
+        assert models[name].defaults == defaults
+        assert set(OPTIONS[name]) <= set(defaults) <= models[name].accepted
     assert {"feature_blocks", "categorical_columns"} <= models["botrgcn"].accepted
+
+
+@pytest.mark.parametrize("name", list(FAST_AND_REFERENCE))
+def test_authors_init_is_mgtab_gnn_init_weights(tiny_graph, name):
+    """``init="authors"``: kaiming-uniform (a=0) weights on every ``nn.Linear``, nothing else touched.
+
+    ``MGTAB-GNN.py``'s ``init_weights`` re-draws ``nn.Linear`` weights only: biases
+    and the graph layers (PyG's own ``Linear``, ``RGCNConv``'s tensors) keep their
+    initialisation, and the bound is ``sqrt(6 / fan_in)``, sqrt(6) times PyTorch's.
+    """
+    build = lambda init: FAST_AND_REFERENCE[name][0](  # noqa: E731
+        tiny_graph.x.size(1), 3, 7, init=init, **({"shared_graph_layer": False} if name == "botrgcn" else {}))
+    torch.manual_seed(0)
+    authors = build("authors")
+    torch.manual_seed(0)
+    default = build("torch")
+    linears = {n for n, m in authors.named_modules() if type(m) is torch.nn.Linear}
+    assert {"input.0", "classifier"} <= linears
+    for key, value in authors.state_dict().items():
+        module, _, kind = key.rpartition(".")
+        if module in linears and kind == "weight":
+            bound = (6 / value.size(1)) ** 0.5
+            assert value.abs().max() <= bound and value.abs().max() > 0.9 * bound, key
+            assert not torch.equal(value, default.state_dict()[key]), key
+        else:
+            assert torch.equal(value, default.state_dict()[key]), key
+    with pytest.raises(ValueError, match="init must be one of"):
+        build("xavier")
 
 
 def test_botrgcn_encoder_groups():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mgbench.leaderboard import build, build_leaderboard
+from mgbench.leaderboard import build, build_leaderboard, reference
 from mgbench.leaderboard.aggregate import Board, PairedTest, build_board, holm, paired_test
 from mgbench.leaderboard.page import render_page
 from mgbench.leaderboard.records import load_records
@@ -294,13 +294,23 @@ def test_paper_rows_join_the_mgtab_default_tables(tmp_path: Path) -> None:
     stance = paper[("mgtab", "stance", ("followers", "friends"), "default")]
     assert len(stance) == 13 and len(paper[("mgtab", "bot", ("followers", "friends"), "default")]) == 13
     assert sum(map(len, paper.values())) == 26          # and no paper rows anywhere else
-    rgt = next(r for r in stance if r.model == "RGT")
-    # published: precision 85.22, recall 84.40, swapped by the authors' evaluation code
-    assert rgt.stats["precision"].mean == pytest.approx(0.8440)
-    assert rgt.stats["recall"].mean == pytest.approx(0.8522)
+    by_model = {r.model: r for r in stance}
+    # RGT.py and MGTAB-ML.py pass the truth first: shown as published (precision 85.22, recall 84.40)
+    rgt, ada, gcn = by_model["RGT"], by_model["AdaBoost"], by_model["GCN"]
+    assert rgt.stats["precision"].mean == pytest.approx(0.8522)
+    assert rgt.stats["recall"].mean == pytest.approx(0.8440)
     assert rgt.stats["f1"].mean == pytest.approx(0.8686) and rgt.kind == "G"
+    assert (ada.stats["precision"].mean, ada.stats["recall"].mean) == pytest.approx((0.7460, 0.7402))
+    # MGTAB-GNN.py passes predictions as the truth: GCN's published precision is its recall
+    assert (gcn.stats["precision"].mean, gcn.stats["recall"].mean) == pytest.approx((0.8019, 0.8108))
     text = render_markdown(board, [], [], 5)
-    assert "| RGT (paper) | G | 87.78 ± 0.43 | 84.40 ± 0.74 | 85.22 ± 0.89 | 86.86 ± 0.43 |" in text
+    assert "| RGT (paper) | G | 87.78 ± 0.43 | 85.22 ± 0.89 | 84.40 ± 0.74 | 86.86 ± 0.43 |" in text
+
+
+def test_every_swapped_paper_row_exists() -> None:
+    models = {e["model"] for rows in reference._paper()["tasks"].values() for e in rows}
+    assert set(reference.swapped_models()) == {"GCN", "GraphSAGE", "GAT", "BotRGCN", "S-HGN"}
+    assert set(reference.swapped_models()) <= models
 
 
 def test_synthetic_tables_say_so(tmp_path: Path) -> None:

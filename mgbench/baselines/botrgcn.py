@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
 from mgbench.registry import register_model
 
+from .init import check_init, initialise
 from .rgcn import CSRRGCNConv
 
 
@@ -85,39 +86,50 @@ class BotRGCNEncoder(nn.Module):
         return torch.cat([encoder(self._group(x, name)) for name, encoder in self.encoders.items()], dim=1)
 
 
-@register_model("botrgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+@register_model("botrgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "shared_graph_layer": True,
+                                                  "output_mlp": False, "init": "authors"})
 class BotRGCN(nn.Module):
-    """BotRGCN: user encoders, Linear+LeakyReLU, two R-GCN layers, output MLP.
+    """BotRGCN: user encoders, Linear+LeakyReLU, one R-GCN layer applied twice, Linear classifier.
 
-    As in the paper: ``x0 = LeakyReLU(W1 r + b1)`` over the concatenated
-    encodings ``r``; two R-GCN layers (mean per relation, root weight) with
-    dropout between and no nonlinearity (the paper's layer has none); output
-    ``LeakyReLU(W_O x + b_O)`` then a Linear classifier. Differences from the
-    MGTAB reference (``models.BotRGCN``): its single ``rgcn`` is applied twice
-    (shared weights) — here two distinct layers; its categorical columns
-    include tweet column 20 and miss property 0 — here the graph's own
-    columns (:class:`BotRGCNEncoder`); it comments out the output MLP's hidden
-    layer — here it is kept, as in the paper and BotRGCN's own code.
+    The MGTAB authors' model (``models.BotRGCN``, initialised by
+    ``MGTAB-GNN.py``'s ``init_weights``): ``x0 = LeakyReLU(W1 r + b1)`` over the
+    concatenated encodings ``r``; one R-GCN layer (mean per relation, root
+    weight) applied twice with dropout between and no nonlinearity, as both the
+    MGTAB code and BotRGCN's own code (``BotRGCN/model.py``) do; a Linear
+    classifier. One bug fixed: the reference's categorical columns include
+    tweet column 20 and miss property 0; here they are the graph's own
+    (:class:`BotRGCNEncoder`).
+
+    Options, off by default: ``shared_graph_layer=False`` stacks two distinct
+    R-GCN layers; ``output_mlp=True`` puts the paper's output layer
+    ``LeakyReLU(W_O x + b_O)`` before the classifier (BotRGCN's code has it,
+    MGTAB's comments it out); ``init="torch"`` keeps PyTorch's and PyG's
+    initialisation.
     """
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int,
                  hidden_channels: int = 256, dropout: float = 0.3,
                  feature_blocks: dict[str, tuple[int, int]] | None = None,
-                 categorical_columns: Sequence[int] | None = None):
+                 categorical_columns: Sequence[int] | None = None,
+                 shared_graph_layer: bool = True, output_mlp: bool = False, init: str = "authors"):
         super().__init__()
+        check_init(init)
         self.dropout = dropout
         self.encoder = BotRGCNEncoder(in_channels, hidden_channels, feature_blocks, categorical_columns)
         self.input = nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.LeakyReLU())
         self.conv1 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.conv2 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.output = nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.LeakyReLU())
+        self.conv2 = None if shared_graph_layer else CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.LeakyReLU())
+                       if output_mlp else nn.Identity())
         self.classifier = nn.Linear(hidden_channels, num_classes)
+        initialise(self, init)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        """Node embeddings: the classifier's input (the output MLP's hidden layer)."""
+        """Node embeddings: the classifier's input (the output MLP's hidden layer, if there is one)."""
         h = self.conv1(self.input(self.encoder(x)), edge_index, edge_type)
         h = F.dropout(h, p=self.dropout, training=self.training)
-        return self.output(self.conv2(h, edge_index, edge_type))
+        conv2 = self.conv1 if self.conv2 is None else self.conv2
+        return self.output(conv2(h, edge_index, edge_type))
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
         return self.classifier(self.embed(x, edge_index, edge_type))

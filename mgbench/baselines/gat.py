@@ -11,6 +11,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from mgbench.registry import register_model
 
 from .attention import GraphCache, GraphLayout, SparsePattern, additive_logits, attend, check_graph
+from .init import check_init, initialise
 
 
 def build_gat_layout(edge_index: Tensor, edge_type: Tensor | None, num_nodes: int) -> GraphLayout:
@@ -71,23 +72,23 @@ class GATLayer(nn.Module):
         return out + self.bias
 
 
-@register_model("gat", kind="gnn", defaults={"hidden_channels": 256, "heads": 8, "dropout": 0.3})
+@register_model("gat", kind="gnn", defaults={"hidden_channels": 256, "heads": 8, "dropout": 0.3,
+                                              "inner_activation": False, "init": "authors"})
 class GAT(nn.Module):
     """GAT: input Linear+LeakyReLU, an 8-head and a 1-head attention layer, Linear classifier.
 
-    Frame of the MGTAB reference (``models.GAT``, ``MGTAB-GNN.py`` defaults:
-    hidden 256, dropout 0.3): ``Linear(in, hidden)`` + LeakyReLU,
-    ``GATConv(hidden, hidden / heads, heads)`` (heads concatenated), dropout,
-    ``GATConv(hidden, hidden)``, ``Linear(hidden, classes)``. Relations are
-    ignored (``num_relations`` is accepted for the GNN contract): all edges of
-    the selected relations form one graph, with self loops.
+    The MGTAB authors' model (``models.GAT``, ``MGTAB-GNN.py`` defaults: hidden
+    256, dropout 0.3; weights initialised by its ``init_weights``):
+    ``Linear(in, hidden)`` + LeakyReLU, ``GATConv(hidden, hidden / heads,
+    heads)`` (heads concatenated), dropout, ``GATConv(hidden, hidden)``,
+    ``Linear(hidden, classes)``, no nonlinearity between the attention layers.
+    Relations are ignored (``num_relations`` is accepted for the GNN contract):
+    all edges of the selected relations form one graph, with self loops.
 
-    Differences from that code, following the paper:
-
-    - an ELU after the first attention layer (the paper's hidden nonlinearity;
-      the reference stacks the two layers with none);
-    - ``attention_dropout`` on the attention coefficients is available (the
-      paper uses 0.6); the default 0 matches the reference.
+    Options from the paper, off by default: ``inner_activation=True`` puts its
+    ELU after the first attention layer; ``attention_dropout`` drops attention
+    coefficients (the paper uses 0.6). ``init="torch"`` keeps PyTorch's
+    initialisation of the two ``nn.Linear``.
 
     The paper's output layer is itself an attention layer averaging heads; the
     MGTAB frame keeps a linear classifier after it, as we do.
@@ -95,21 +96,25 @@ class GAT(nn.Module):
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, heads: int = 8, dropout: float = 0.3,
-                 attention_dropout: float = 0.0):
+                 attention_dropout: float = 0.0, inner_activation: bool = False, init: str = "authors"):
         super().__init__()
         if hidden_channels % heads:
             raise ValueError(f"hidden_channels ({hidden_channels}) must be divisible by heads ({heads})")
-        self.dropout = dropout
+        check_init(init)
+        self.dropout, self.inner_activation = dropout, bool(inner_activation)
         self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
         self.conv1 = GATLayer(hidden_channels, hidden_channels // heads, heads, dropout=attention_dropout)
         self.conv2 = GATLayer(hidden_channels, hidden_channels, 1, dropout=attention_dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
         self.layouts = GraphCache(build_gat_layout)
+        initialise(self, init)
 
     def embed(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
         """Node embeddings: the classifier's input."""
         layout = self.layouts(edge_index, None, x.size(0))  # relations do not matter to GAT
-        h = F.elu(self.conv1(self.input(x), layout))
+        h = self.conv1(self.input(x), layout)
+        if self.inner_activation:
+            h = F.elu(h)
         h = F.dropout(h, p=self.dropout, training=self.training)
         return self.conv2(h, layout)
 

@@ -38,20 +38,22 @@ class CSRGCNConv(nn.Module):
         return transform_aggregate(x, op, self.lin.weight.t(), self.bias)
 
 
-@register_model("gcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+@register_model("gcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
+                                              "init": "authors"})
 class GCN(TwoLayerFrame):
     """GCN: input Linear+LeakyReLU, two GCN layers, Linear classifier (all relations merged).
 
-    Frame of the MGTAB reference (``models.GCN``): ``Linear(in, hidden)`` +
-    LeakyReLU, two graph layers with dropout between them, ``Linear(hidden,
-    classes)``. Difference from that code, following the paper: a ReLU after
-    the first graph layer (``Z = softmax(A ReLU(A X W0) W1)``); the reference
-    stacks the two layers with no nonlinearity between them, which makes
-    everything after the input layer one linear map. Relations are ignored
+    The MGTAB authors' model (``models.GCN``, initialised by ``MGTAB-GNN.py``'s
+    ``init_weights``): ``Linear(in, hidden)`` + LeakyReLU, two graph layers with
+    dropout and no nonlinearity between them, ``Linear(hidden, classes)``.
+    ``inner_activation=True`` adds the paper's ReLU after the first graph layer
+    (``Z = softmax(A ReLU(A X W0) W1)``); ``init="torch"`` keeps PyTorch's
+    initialisation (see :class:`.frame.TwoLayerFrame`). Relations are ignored
     (``num_relations`` is accepted for the common GNN contract): every edge of
     the selected relations is an edge of one homogeneous graph.
     """
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
-                 hidden_channels: int = 256, dropout: float = 0.3):
+                 hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
+                 init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRGCNConv(hidden_channels, hidden_channels))
+                         lambda: CSRGCNConv(hidden_channels, hidden_channels), inner_activation, init)

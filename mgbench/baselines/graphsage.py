@@ -36,18 +36,22 @@ class CSRSAGEConv(nn.Module):
         return transform_aggregate(x, op, weight, self.lin_l.bias)
 
 
-@register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+@register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
+                                                    "init": "authors"})
 class GraphSAGE(TwoLayerFrame):
     """GraphSAGE-mean: input Linear+LeakyReLU, two SAGE layers, Linear classifier (relations merged).
 
-    Frame of the MGTAB reference (``models.SAGE``); as the paper's layer
-    ``h = sigma(W [h_self, mean h_N])`` prescribes, a ReLU follows the first
-    graph layer (the reference has no nonlinearity between its two layers).
-    The second layer's output is the embedding fed to the classifier; the
-    paper's optional L2 normalisation is off, as in the reference. Relations
-    are ignored (``num_relations`` is accepted for the common GNN contract).
+    The MGTAB authors' model (``models.SAGE``, initialised by ``MGTAB-GNN.py``'s
+    ``init_weights``), with no nonlinearity between its two graph layers;
+    ``inner_activation=True`` adds the ReLU that the paper's layer
+    ``h = sigma(W [h_self, mean h_N])`` prescribes, ``init="torch"`` keeps
+    PyTorch's initialisation. The second layer's output is the embedding fed
+    to the classifier; the paper's optional L2 normalisation is off, as in the
+    reference. Relations are ignored (``num_relations`` is accepted for the
+    common GNN contract).
     """
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
-                 hidden_channels: int = 256, dropout: float = 0.3):
+                 hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
+                 init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRSAGEConv(hidden_channels, hidden_channels))
+                         lambda: CSRSAGEConv(hidden_channels, hidden_channels), inner_activation, init)

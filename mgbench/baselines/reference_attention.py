@@ -19,23 +19,30 @@ from torch_geometric.nn import GATConv, HGTConv, MessagePassing, TransformerConv
 from torch_geometric.utils import softmax
 
 from .attention import kaiming_linear_init
+from .init import initialise
 
 
 class ReferenceGAT(nn.Module):
-    """:class:`.gat.GAT` with two ``GATConv``."""
+    """``models.GAT`` as ``MGTAB-GNN.py`` runs it: ``linear_relu_input``, ``GATConv`` (8 heads
+    concatenated), dropout, ``GATConv``, ``linear_output2``; no nonlinearity between the
+    attention layers, ``init_weights`` after the build. ``inner_activation`` (our ELU option),
+    ``attention_dropout`` and ``init`` mirror :class:`.gat.GAT`'s options."""
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int = 1,
                  hidden_channels: int = 256, heads: int = 8, dropout: float = 0.3,
-                 attention_dropout: float = 0.0):
+                 attention_dropout: float = 0.0, inner_activation: bool = False, init: str = "authors"):
         super().__init__()
-        self.dropout = dropout
+        self.dropout, self.inner_activation = dropout, inner_activation
         self.input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
         self.conv1 = GATConv(hidden_channels, hidden_channels // heads, heads, dropout=attention_dropout)
         self.conv2 = GATConv(hidden_channels, hidden_channels, dropout=attention_dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
+        initialise(self, init)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor | None = None) -> Tensor:
-        h = F.elu(self.conv1(self.input(x), edge_index))
+        h = self.conv1(self.input(x), edge_index)
+        if self.inner_activation:
+            h = F.elu(h)
         h = F.dropout(h, p=self.dropout, training=self.training)
         return self.classifier(self.conv2(h, edge_index))
 

@@ -42,21 +42,24 @@ class CSRRGCNConv(nn.Module):
         return transform_aggregate(x, op, weight, self.bias)
 
 
-@register_model("rgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+@register_model("rgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
+                                               "init": "authors"})
 class RGCN(TwoLayerFrame):
     """R-GCN: input Linear+LeakyReLU, two R-GCN layers, Linear classifier.
 
-    Frame of the MGTAB reference (``models.RGCN``), with two fixes:
-
-    - the reference applies ``rgcn1`` twice and never uses ``rgcn2`` (its two
-      layers share weights); here the layers are distinct;
-    - the paper's layer is ``h' = ReLU(sum_r ... + W_0 h)``, so a ReLU follows
-      the first layer (the reference has no nonlinearity between its layers).
+    The MGTAB authors' model (``models.RGCN``, initialised by ``MGTAB-GNN.py``'s
+    ``init_weights``), with one bug fixed: the reference builds ``rgcn2`` but
+    applies ``rgcn1`` twice; here the two layers are distinct. No nonlinearity
+    between the layers, as there; ``inner_activation=True`` adds the ReLU of the
+    paper's layer ``h' = ReLU(sum_r ... + W_0 h)``, ``init="torch"`` keeps
+    PyTorch's and PyG's initialisation.
     """
 
     relational = True
 
     def __init__(self, in_channels: int, num_classes: int, num_relations: int,
-                 hidden_channels: int = 256, dropout: float = 0.3):
+                 hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
+                 init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRRGCNConv(hidden_channels, hidden_channels, num_relations))
+                         lambda: CSRRGCNConv(hidden_channels, hidden_channels, num_relations),
+                         inner_activation, init)

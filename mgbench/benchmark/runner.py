@@ -27,9 +27,9 @@ from .auxiliary import AuxObjective, check_aux
 from .fused import FusedInputGNN
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model, source_digest
 from .sampling import SamplingSettings, fit_gnn_sampled
-from .store import SCHEMA, ResultStore, canonical_json, run_id
 from .contract import check_estimator, check_gnn
-from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn
+from .store import SCHEMA, ResultStore, canonical_json, run_id
+from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn, reference_swaps_truth
 
 
 @dataclass
@@ -242,6 +242,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             settings = TrainSettings.from_definition(d["training"])
             if d["protocol"] == "reference":
                 settings.patience = settings.epochs
+            swap_truth = reference_swaps_truth(d["model"], run.model_spec.kind, d["protocol"])
             aux = None
             if d["aux_loss"]:
                 aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"],
@@ -251,11 +252,13 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             if d.get("sampling"):
                 result = fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, y, split, task, settings,
                                          SamplingSettings.from_dict(d["sampling"]), seed=d["seed"],
-                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress)
+                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress,
+                                         swap_truth=swap_truth)
             else:
                 result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
                                  graph.edge_type.to(device), y.to(device), split, task, settings,
-                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress)
+                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress,
+                                 swap_truth=swap_truth)
         train_time = time.perf_counter() - start
     if not result.test:
         raise ValueError(f"run {run_id(d)} ({d['model']}, seed {d['seed']}) produced no test metrics: its "

@@ -114,12 +114,14 @@ class _Batches:
 def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
                     y: torch.Tensor, split: Split, task: Task, settings: TrainSettings,
                     sampling: SamplingSettings, *, seed: int = 0, protocol: str = "standard",
-                    amp: bool = False, backend: str = "auto", progress: bool = True) -> SampledFitResult:
+                    amp: bool = False, backend: str = "auto", progress: bool = True,
+                    swap_truth: bool | None = None) -> SampledFitResult:
     """Train ``model`` on sampled mini-batches; return the selected epoch's metrics.
 
     The graph tensors stay on the CPU (they may be memory-mapped); each
     subgraph moves to the model's device. Inside a process group the model is
     wrapped in DistributedDataParallel and the batches are shared out.
+    ``swap_truth`` as in :func:`.train.fit_gnn`.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
@@ -139,7 +141,7 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
     bs = sampling.batch_size
 
     best = SampledFitResult(0, {}, {}, 0, sampler=sampler.name)
-    selector = EpochSelector(best, task, y_val, y_test, reference)
+    selector = EpochSelector(best, task, y_val, y_test, reference, swap_truth)
     seen, train_time, loss = 0, 0.0, torch.tensor(float("nan"))
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress or rank != 0, leave=False)
     for epoch in bar:

@@ -9,7 +9,12 @@ its test metrics are reported.
 numbers: validation accuracy read from the *training-mode* forward pass before
 the optimiser step; model selection on that accuracy (strict improvement); all
 ``epochs`` run without early stopping; test metrics from the eval-mode forward
-after the step; predictions passed as the truth to the metric functions.
+after the step; predictions passed as the truth to the metric functions where
+the model's script does so (:func:`reference_swaps_truth`); feature models
+fitted on the training rows in ascending node order, as ``MGTAB-ML.py`` fits
+on ``x[train_mask]``. Not replayed: the authors' GNN scripts seed only the
+split, so their weights and dropout masks change from run to run; ours are
+seeded, so a run repeats exactly.
 """
 
 from __future__ import annotations
@@ -28,6 +33,22 @@ from mgbench.datasets.tasks import Task
 from .metrics import compute_metrics, selection_score
 
 PROTOCOLS = ("standard", "reference")
+
+#: GNNs whose MGTAB script passes the truth first to the metric functions: ``HGT.py`` and
+#: ``RGT.py`` (``test``: ``precision_score(label[test_mask], output[test_mask])``). ``MGTAB-GNN.py``
+#: (GCN, GAT, GraphSAGE, R-GCN, BotRGCN) and ``SHGN.py`` pass the predictions first
+#: (``precision_score(out[test_mask], label[test_mask])``), so a GNN of ours swaps by default.
+UNSWAPPED_REFERENCE_GNNS = frozenset({"hgt", "rgt"})
+
+
+def reference_swaps_truth(model: str, kind: str, protocol: str) -> bool:
+    """Whether a run passes predictions as the truth to the metrics, as its MGTAB script does.
+
+    Only under ``--protocol reference``, and only for GNNs whose script does:
+    ``MGTAB-ML.py`` calls ``precision_score(y_true=y_test, y_pred=y_pred)``
+    correctly, so feature models never swap.
+    """
+    return protocol == "reference" and kind == "gnn" and model not in UNSWAPPED_REFERENCE_GNNS
 
 
 @dataclass
@@ -103,8 +124,10 @@ class EpochSelector:
     every epoch).
     """
 
-    def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray, reference: bool):
+    def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray, reference: bool,
+                 swap_truth: bool | None = None):
         self.result, self.task, self.reference = result, task, reference
+        self.swap_truth = reference if swap_truth is None else swap_truth
         self.y_val, self.y_test = y_val, y_test
         self.best_score = -np.inf
 
@@ -115,8 +138,8 @@ class EpochSelector:
         if score > self.best_score:
             self.best_score = score
             self.result.best_epoch = epoch + 1
-            self.result.val = compute_metrics(self.y_val, val_scores, self.task, swap_truth=self.reference)
-            self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.reference)
+            self.result.val = compute_metrics(self.y_val, val_scores, self.task, swap_truth=self.swap_truth)
+            self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.swap_truth)
         return score
 
     def should_stop(self, patience: int, min_epochs: int) -> bool:
@@ -199,13 +222,15 @@ AuxFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
             y: torch.Tensor, split: Split, task: Task, settings: TrainSettings, *,
             protocol: str = "standard", aux: AuxFn | None = None, amp: bool = False,
-            progress: bool = True) -> FitResult:
+            progress: bool = True, swap_truth: bool | None = None) -> FitResult:
     """Train ``model`` full-batch and return the selected epoch's metrics.
 
     All tensors must already be on the model's device. ``aux(embeddings, logits,
     train_idx)`` returns an auxiliary loss added to the task loss (the caller
     chooses batch and weight; an ``nn.Module`` aux has its parameters trained
-    too); embeddings are captured with :class:`EmbeddingTap`.
+    too); embeddings are captured with :class:`EmbeddingTap`. ``swap_truth``
+    (default: under the reference protocol) passes predictions as the truth to
+    the metrics (:func:`reference_swaps_truth`).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
@@ -219,7 +244,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
 
     best = FitResult(0, {}, {}, 0)
-    selector = EpochSelector(best, task, y_val, y_test, reference)
+    selector = EpochSelector(best, task, y_val, y_test, reference, swap_truth)
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -251,18 +276,28 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
 
 def fit_estimator(estimator, x: np.ndarray, y: np.ndarray, split: Split, task: Task,
                   protocol: str = "standard") -> FitResult:
-    """Fit a scikit-learn estimator on the training nodes; score validation and test."""
+    """Fit a scikit-learn estimator on the training nodes; score validation and test.
+
+    The standard protocol fits on the rows in the split's (shuffled) order;
+    ``--protocol reference`` fits on them in ascending node order, as
+    ``MGTAB-ML.py`` fits on ``x[train_mask]``: an estimator that draws from its
+    rows (a random forest's bootstrap) then sees exactly the authors' samples.
+    Metrics take the truth first under both protocols (``MGTAB-ML.py`` does).
+    """
     from sklearn.multiclass import OneVsRestClassifier
 
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
     if task.multilabel:
         estimator = OneVsRestClassifier(estimator)
     tr = split.train.numpy()
+    if protocol == "reference":
+        tr = np.sort(tr)
     estimator.fit(x[tr], y[tr])
-    swap = protocol == "reference"
     out = {}
     for part in ("val", "test"):
         idx = getattr(split, part).numpy()
-        out[part] = compute_metrics(y[idx], _estimator_scores(estimator, x[idx], task), task, swap_truth=swap)
+        out[part] = compute_metrics(y[idx], _estimator_scores(estimator, x[idx], task), task)
     return FitResult(1, out["val"], out["test"], 1)
 
 

@@ -1,11 +1,14 @@
 """The MGTAB paper's published baseline numbers, as reference rows.
 
 The numbers live in ``paper_mgtab.json`` exactly as the authors published
-them. Their evaluation code calls ``precision_score(pred, label)`` and
+them. The scripts behind some rows call ``precision_score(pred, label)`` and
 ``recall_score(pred, label)``, i.e. with truth and prediction swapped, which
-turns macro precision into macro recall and back. This module swaps the two
-columns so that a published row lines up with our correctly computed ones;
-accuracy and F1 are symmetric in that swap and stay as published.
+turns macro precision into macro recall and back: ``MGTAB-GNN.py`` (GCN,
+GraphSAGE, GAT, BotRGCN) and ``SHGN.py`` (S-HGN). ``MGTAB-ML.py`` (the feature
+models), ``HGT.py`` and ``RGT.py`` pass the truth first. The JSON lists the
+swapped rows (``precision_recall_swapped``); this module swaps their two
+columns back, and only theirs, so that every row lines up with our correctly
+computed ones. Accuracy and F1 are symmetric in that swap and stay as published.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ def _paper() -> dict[str, Any]:
     return json.loads(text)
 
 
+def swapped_models() -> tuple[str, ...]:
+    """The published rows whose precision and recall this module exchanges (their script swaps them)."""
+    return tuple(_paper()["precision_recall_swapped"])
+
+
 def source() -> str:
     """Where the published numbers come from, for footnotes."""
     return _paper()["source"]
@@ -53,9 +61,10 @@ def published_results(dataset: str, task: str, relations: Sequence[str],
     if (dataset != paper["dataset"] or sorted(relations) != sorted(paper["relations"])
             or features != paper["features"] or task not in paper["tasks"]):
         return ()
-    swap = {"precision": "recall", "recall": "precision"} if paper["precision_recall_swapped"] else {}
+    swapped = set(paper["precision_recall_swapped"])
     rows = []
     for entry in paper["tasks"][task]:
+        swap = {"precision": "recall", "recall": "precision"} if entry["model"] in swapped else {}
         published = {swap.get(column, column): entry[column] for column in COLUMNS}
         rows.append(PublishedResult(
             model=entry["model"],
