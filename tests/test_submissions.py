@@ -16,6 +16,8 @@ import pytest
 
 from mgbench.cli import main
 
+from test_runner import SLOW_MODEL
+
 TINY = ["--dataset", "mgtab-synthetic", "--dataset-option", "num_nodes=300", "--task", "bot", "--seeds", "0",
         "--quiet"]
 
@@ -288,20 +290,10 @@ def test_an_empty_or_corrupt_record_is_run_again(content, data_root, tmp_path, c
     assert json.loads(path.read_text())["metrics"]["test"]["f1_macro"] >= 0
 
 
-SLOW = '''
-import time, torch
-class Slow(torch.nn.Module):
-    def __init__(self, in_channels, num_classes, num_relations):
-        super().__init__()
-        self.classifier = torch.nn.Linear(in_channels, num_classes)
-    def forward(self, x, edge_index, edge_type):
-        time.sleep(0.05)
-        return self.classifier(x)
-'''
 
 
 def test_ctrl_c_says_what_was_kept_in_one_line(data_root, tmp_path):
-    (tmp_path / "slow.py").write_text(SLOW)
+    (tmp_path / "slow.py").write_text(SLOW_MODEL)
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{tmp_path / 'slow.py'}:Slow", *TINY[:-3],
            "--task", "bot", "--seeds", "0-5", "--set", "epochs=8", "--set", "patience=100", "--quiet",
