@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .rgcn import CSRRGCNConv
 
@@ -85,7 +85,10 @@ class BotRGCNEncoder(nn.Module):
         return torch.cat([encoder(self._group(x, name)) for name, encoder in self.encoders.items()], dim=1)
 
 
-@register_model("botrgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3})
+@register_model("botrgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "dropout": Uniform(0.0, 0.6)})
 class BotRGCN(nn.Module):
     """BotRGCN: user encoders, Linear+LeakyReLU, two R-GCN layers, output MLP.
 

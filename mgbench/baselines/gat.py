@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .attention import GraphCache, GraphLayout, SparsePattern, additive_logits, attend, check_graph
 
@@ -71,7 +71,10 @@ class GATLayer(nn.Module):
         return out + self.bias
 
 
-@register_model("gat", kind="gnn", defaults={"hidden_channels": 256, "heads": 8, "dropout": 0.3})
+@register_model("gat", kind="gnn", defaults={"hidden_channels": 256, "heads": 8, "dropout": 0.3},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "heads": Choice([1, 2, 4, 8]), "dropout": Uniform(0.0, 0.6)})
 class GAT(nn.Module):
     """GAT: input Linear+LeakyReLU, an 8-head and a 1-head attention layer, Linear classifier.
 

@@ -38,13 +38,21 @@ def _spec_for(name: str, obj: Any) -> ModelSpec:
 
 
 def _import_file(path: Path):
+    """Import a user's file once per process: a second import would re-run its ``register_model``
+    calls with new classes, which the registry refuses as a second model of the same name."""
     module_name = f"mgbench_user_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ModelError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]  # a failed import is not cached
+        raise
     return module
 
 

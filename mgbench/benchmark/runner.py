@@ -27,7 +27,7 @@ from .fused import FusedInputGNN
 from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_model
 from .sampling import SamplingSettings, fit_gnn_sampled
 from .store import SCHEMA, ResultStore, run_id
-from .train import PROTOCOLS, TrainSettings, embedding_module, fit_estimator, fit_gnn
+from .train import PROTOCOLS, EpochFn, TrainSettings, embedding_module, fit_estimator, fit_gnn
 
 
 @dataclass
@@ -49,6 +49,9 @@ class RunSpec:
     aux_settings: dict = field(default_factory=dict)
     protocol: str = "standard"
     sampling: dict = field(default_factory=dict)  # {} full-batch; else SamplingSettings fields
+    #: How a tuned run's hyperparameters were chosen (study, sampler, pruner, budget, trials,
+    #: search seeds, ``selected_on``); ``{}`` for an untuned run. See :mod:`.tuning`.
+    tuning: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -159,13 +162,22 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     }
     if sampling:  # only then, so that full-batch runs keep their run ids
         definition["sampling"] = sampling
+    if spec.tuning:  # likewise: untuned runs keep their run ids
+        definition["tuning"] = dict(sorted(spec.tuning.items()))
     return PreparedRun(definition, model_spec, rel_ids)
 
 
 def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
-            progress: bool = True, sampler: str = "auto") -> dict:
-    """Train and evaluate one prepared run; return its record (not yet stored)."""
+            progress: bool = True, sampler: str = "auto", score_test: bool = True,
+            on_epoch: EpochFn | None = None) -> dict:
+    """Train and evaluate one prepared run; return its record (not yet stored).
+
+    ``score_test=False`` and ``on_epoch`` serve a search (see :func:`fit_gnn`): the
+    test split is never read and the record's test metrics stay empty.
+    """
     d = run.definition
+    if d.get("sampling") and (on_epoch is not None or not score_test):
+        raise ValueError("tuning trains full-batch; --sampled runs cannot be searched")
     task = ds.get_task(d["task"])
     graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"], d["features"], d["feature_options"]),
                                 run.relation_ids)
@@ -179,7 +191,8 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             if "random_state" in (run.model_spec.accepted or ()):
                 hyper.setdefault("random_state", d["seed"])
             estimator = build_estimator(run.model_spec, hyper)
-            result = fit_estimator(estimator, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
+            result = fit_estimator(estimator, graph.x.numpy(), y.numpy(), split, task, d["protocol"],
+                                   score_test=score_test)
             num_parameters = None
         else:
             build = lambda in_channels: build_gnn(  # noqa: E731
@@ -209,7 +222,8 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
             else:
                 result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
                                  graph.edge_type.to(device), y.to(device), split, task, settings,
-                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress)
+                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress,
+                                 score_test=score_test, on_epoch=on_epoch)
         train_time = time.perf_counter() - start
     return {
         "schema": SCHEMA, "run_id": run_id(d), "definition": d,
