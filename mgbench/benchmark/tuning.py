@@ -281,6 +281,7 @@ def _objective(prepared: _Prepared, cache: DataCache, device, options: TuneOptio
     def objective(trial) -> float:
         spec = with_values(prepared.target.spec, prepared.model, suggest(trial, prepared.space))
         scores: list[float] = []
+        epochs_run: list[int] = []
         for k, seed in enumerate(options.search_seeds):
             run = prepare(replace(spec, seed=seed), cache)
             best = -math.inf
@@ -291,12 +292,15 @@ def _objective(prepared: _Prepared, cache: DataCache, device, options: TuneOptio
                 trial.report((sum(scores) + best) / (k + 1), k * epochs + epoch)
                 if trial.should_prune():
                     trial.set_user_attr("pruned_at_epoch", epoch)
+                    trial.set_user_attr("epochs_run", [*epochs_run, epoch])
                     raise optuna.TrialPruned()
 
             record = execute(run, cache, device, amp=amp, progress=False, score_test=False,
                              on_epoch=on_epoch if prune else None)
             scores.append(float(record["metrics"]["val"][metric]))
+            epochs_run.append(record["epochs_run"])
         trial.set_user_attr("val_" + metric, scores)
+        trial.set_user_attr("epochs_run", epochs_run)
         return float(np.mean(scores))
 
     return objective
