@@ -116,6 +116,7 @@ def cmd_splits(args) -> None:
 def cmd_models(args) -> None:
     from mgbench.benchmark import TrainSettings, resolve_model
     from mgbench.benchmark.models import available_models
+    from mgbench.benchmark.tuning import search_space_of
 
     if args.name:
         spec = resolve_model(args.name)
@@ -127,6 +128,10 @@ def cmd_models(args) -> None:
             print("training settings (--set key=value):")
             for key, value in TrainSettings().__dict__.items():
                 print(f"  {key} = {value!r}")
+        space = search_space_of(spec)
+        print("search space (mgbench tune):" if space else "search space: none declared (mgbench tune needs one)")
+        for key, dim in space.items():
+            print(f"  {key}: {dim}")
         return
     for name, spec in available_models().items():
         if isinstance(spec, Exception):
@@ -137,10 +142,9 @@ def cmd_models(args) -> None:
 
 
 def cmd_run(args) -> None:
-    from mgbench.benchmark import ResultStore, RunSpec, distributed, load_suite, sweep
+    from mgbench.benchmark import ResultStore, RunSpec, distributed, sweep
     from mgbench.benchmark.runner import parse_shard
     from mgbench.benchmark.sampling import parse_fanout
-    from mgbench.benchmark.train import TrainSettings
     from mgbench.datasets import parse_seeds
     from tqdm.auto import tqdm
 
@@ -149,25 +153,14 @@ def cmd_run(args) -> None:
         sampling = {"fanout": list(parse_fanout(args.fanout)), "batch_size": args.batch_size,
                     "per_relation": args.per_relation}
     if args.suite:
-        specs = load_suite(args.suite)
+        specs = _suite_specs(args)
         if sampling:
             specs = [replace(s, sampling=sampling) for s in specs]
-        if args.dataset:  # run a suite on another dataset, e.g. `--suite mgtab --dataset mgtab-synthetic`
-            options = _dataset_options(args)
-            specs = [replace(s, dataset=args.dataset, dataset_options=options) for s in specs]
-        if args.model:  # a part of a suite, e.g. `--suite mgtab --model gcn,rgcn`
-            specs = _suite_models(specs, args.model)
-        if args.seeds:  # the suite's runs on other seeds, e.g. `--seeds 0` for a timing
-            seeds = parse_seeds(args.seeds)
-            specs = list({repr(r): r for r in (replace(s, seed=seed) for s in specs for seed in seeds)}.values())
     else:
         missing = [f"--{k}" for k in ("dataset", "task", "model") if getattr(args, k) is None]
         if missing:
             raise ValueError(f"give --suite, or all of {', '.join(missing)}")
-        settings = _key_values(args.set, "--set")
-        takes = _hyperparameter_names(args.model)  # a model's own `lr` is its own, not the optimiser's
-        training = {k: settings.pop(k) for k in list(settings) if k in TrainSettings.names() and k not in takes}
-        aux_settings = {k[4:]: settings.pop(k) for k in list(settings) if k.startswith("aux.")}
+        settings, training, aux_settings = _settings(args.set, args.model)
         specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
                          seed=seed, hyperparameters=settings, training=training,
                          dataset_options=_dataset_options(args), features=args.features,
@@ -207,6 +200,61 @@ def _result_line(record: dict) -> str:
     acc = m.get("accuracy", m.get("subset_accuracy"))
     return (f"{d['model']:<20} {d['dataset']}/{d['task']} seed {d['seed']}: test acc {acc:.4f}  "
             f"f1_macro {m['f1_macro']:.4f}  ({record['train_time_s']:.1f} s) -> {record['run_id']}.json")
+
+
+def _settings(items: list[str] | None, model: str | None) -> tuple[dict, dict, dict]:
+    """``--set`` items as (hyperparameters, training settings, ``aux.`` settings); a key the
+    model's constructor takes is its own even where a training setting has its name (``lr``)."""
+    from mgbench.benchmark.train import TrainSettings
+
+    settings = _key_values(items, "--set")
+    takes = _hyperparameter_names(model) if model else set()
+    training = {k: settings.pop(k) for k in list(settings) if k in TrainSettings.names() and k not in takes}
+    aux_settings = {k[4:]: settings.pop(k) for k in list(settings) if k.startswith("aux.")}
+    return settings, training, aux_settings
+
+
+def _suite_specs(args) -> list:
+    """The suite's runs, narrowed or moved by ``--dataset``, ``--model`` and ``--seeds``."""
+    from mgbench.benchmark import load_suite
+    from mgbench.datasets import parse_seeds
+
+    specs = load_suite(args.suite)
+    if args.dataset:  # run a suite on another dataset, e.g. `--suite mgtab --dataset mgtab-synthetic`
+        options = _dataset_options(args)
+        specs = [replace(s, dataset=args.dataset, dataset_options=options) for s in specs]
+    if args.model:  # a part of a suite, e.g. `--suite mgtab --model gcn,rgcn`
+        specs = _suite_models(specs, args.model)
+    if args.seeds:  # the suite's runs on other seeds, e.g. `--seeds 0` for a timing
+        seeds = parse_seeds(args.seeds)
+        specs = list({repr(r): r for r in (replace(s, seed=seed) for s in specs for seed in seeds)}.values())
+    return specs
+
+
+def cmd_tune(args) -> None:
+    from mgbench.benchmark import ResultStore, RunSpec
+    from mgbench.benchmark.tuning import TuneOptions, targets_from_specs, tune
+    from mgbench.datasets import parse_seeds
+
+    if args.suite:
+        if args.set:
+            raise ValueError("--set applies to one model; with --suite, put fixed settings in the suite file")
+        targets = targets_from_specs(_suite_specs(args))
+    else:
+        missing = [f"--{k}" for k in ("dataset", "task", "model") if getattr(args, k) is None]
+        if missing:
+            raise ValueError(f"give --suite, or all of {', '.join(missing)}")
+        hyper, training, aux_settings = _settings(args.set, args.model)
+        if aux_settings:
+            raise ValueError("tune searches without auxiliary losses; drop the aux.* settings")
+        spec = RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
+                       hyperparameters=hyper, training=training, dataset_options=_dataset_options(args))
+        targets = targets_from_specs([spec], parse_seeds(args.seeds or "0-4"))
+    options = TuneOptions(trials=args.trials, timeout_s=args.timeout, storage=args.storage, study=args.study,
+                          search_seeds=tuple(parse_seeds(args.search_seeds)), pruner=args.pruner,
+                          sampler_seed=args.sampler_seed)
+    tune(targets, ResultStore(args.results or user_results()), options, root=args.root, device=args.device,
+         amp=args.amp, progress=not args.quiet, search_only=args.search_only)
 
 
 def _suite_models(specs: list, models: str) -> list:
@@ -338,6 +386,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
     data_args(p, name=False)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("tune", help="search a model's space with Optuna on validation, then run the best "
+                                    "configuration on the seeds as tuned records")
+    p.add_argument("--suite", help="tune every model of a suite, each with the same budget")
+    p.add_argument("--dataset", help="dataset name; with --suite, replaces the suite's datasets")
+    p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
+    p.add_argument("--model", help="a model reference as for `run`; with --suite, a comma list of its models")
+    p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
+    p.add_argument("--trials", type=int, help="budget: finished trials per study (complete or pruned)")
+    p.add_argument("--timeout", type=float, help="budget: seconds of trial time per study, over all processes")
+    p.add_argument("--storage", help="Optuna storage: a database URL (default sqlite:///<results>/tuning.db), "
+                                     "journal:///path/file.log or a path ending in .log")
+    p.add_argument("--study", help="study name (default: derived from the target); with --suite, a prefix")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a fixed hyperparameter or training setting (e.g. epochs=100); the search space overrides")
+    p.add_argument("--search-seeds", default="0", help="seeds whose validation split scores a trial")
+    p.add_argument("--seeds", help="seeds the best configuration runs on (default 0-4; with --suite, the suite's)")
+    p.add_argument("--pruner", default="median", choices=["median", "hyperband", "none"])
+    p.add_argument("--sampler-seed", type=int, default=0, help="seed of the TPE sampler")
+    p.add_argument("--search-only", action="store_true",
+                   help="search, but do not run the best configuration (workers of a shared study)")
+    p.add_argument("--results", help="records folder and default study storage (default: $MGBENCH_RESULTS "
+                                     "or results/ under the data root)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--amp", action="store_true", help="bfloat16 mixed precision")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    data_args(p, name=False)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("leaderboard", help="rebuild the board from the stored result records")
     p.add_argument("--results", help=f"the records to rank (default: {COMMITTED_RESULTS}, the published ones)")

@@ -14,17 +14,131 @@ Contracts
   one, else of its last ``nn.Linear``.
 - ``kind="features"``: a scikit-learn estimator class (``fit``/``predict``,
   ideally ``predict_proba``) built as ``Model(**hyperparameters)``.
+
+Search spaces
+-------------
+``register_model(..., search_space={"lr": LogUniform(1e-4, 1e-2), "hidden_channels":
+Choice([64, 128, 256])})`` declares what ``mgbench tune`` may vary: the model's
+hyperparameters, and for GNNs the training settings ``lr`` and ``weight_decay``
+(the keys are checked against the model when a study starts). The dimension
+classes are plain data; ``mgbench.benchmark.tuning`` turns them into Optuna's.
 """
 
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Union
 
 KINDS = ("gnn", "features")
 #: The attribute under which :func:`register_model` leaves a class's :class:`ModelSpec`.
 SPEC_ATTRIBUTE = "__mgbench_spec__"
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class LogUniform:
+    """A float drawn log-uniformly from ``[low, high]`` (learning rates, weight decay); ``0 < low < high``."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        low, high = _number(self.low, "LogUniform low"), _number(self.high, "LogUniform high")
+        if not 0 < low < high:
+            raise ValueError(f"LogUniform needs 0 < low < high, got low={low!r}, high={high!r}")
+
+    def __str__(self) -> str:
+        return f"log-uniform [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Uniform:
+    """A float drawn uniformly from ``[low, high]`` (dropout); ``low < high``."""
+
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        low, high = _number(self.low, "Uniform low"), _number(self.high, "Uniform high")
+        if not low < high:
+            raise ValueError(f"Uniform needs low < high, got low={low!r}, high={high!r}")
+
+    def __str__(self) -> str:
+        return f"uniform [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer from ``low`` to ``high`` inclusive, on a grid of ``step``, or log-spaced (``step`` 1)."""
+
+    low: int
+    high: int
+    step: int = 1
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        for what in ("low", "high", "step"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"IntRange {what} must be an int, got {value!r}")
+        if not self.low < self.high:
+            raise ValueError(f"IntRange needs low < high, got low={self.low}, high={self.high}")
+        if self.step < 1 or (self.high - self.low) % self.step:
+            raise ValueError(f"IntRange step must be >= 1 and divide high - low, got step={self.step} "
+                             f"for [{self.low}, {self.high}]")
+        if self.log and (self.step != 1 or self.low < 1):
+            raise ValueError(f"IntRange(log=True) needs step 1 and low >= 1, got step={self.step}, low={self.low}")
+
+    def __str__(self) -> str:
+        how = ", log" if self.log else (f", step {self.step}" if self.step != 1 else "")
+        return f"int [{self.low}, {self.high}{how}]"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``values``: at least two distinct ``None``/bool/int/float/str (what a study's storage can hold)."""
+
+    values: tuple
+
+    def __post_init__(self) -> None:
+        if isinstance(self.values, (str, bytes)) or not hasattr(self.values, "__iter__"):
+            raise ValueError(f"Choice takes a list of values, got {self.values!r}")
+        values = tuple(self.values)
+        bad = [v for v in values if v is not None and not isinstance(v, (bool, int, float, str))]
+        if bad:
+            raise ValueError(f"Choice values must be None, bool, int, float or str; got {bad[0]!r}")
+        if len(values) < 2 or len(set(map(repr, values))) != len(values):
+            raise ValueError(f"Choice needs at least two distinct values, got {list(values)!r}")
+        object.__setattr__(self, "values", values)
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(repr, self.values))
+
+
+Dimension = Union[LogUniform, Uniform, IntRange, Choice]
+DIMENSIONS = (LogUniform, Uniform, IntRange, Choice)
+
+
+def check_search_space(name: str, space: Mapping[str, Any] | None) -> dict[str, Dimension]:
+    """``space`` as a dict after checking its form (names are checked against the model when a study starts)."""
+    if space is None:
+        return {}
+    if not isinstance(space, Mapping):
+        raise ValueError(f"model {name!r}: search_space must be a dict of name -> dimension, got {space!r}")
+    for key, dim in space.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"model {name!r}: search-space keys must be non-empty strings, got {key!r}")
+        if not isinstance(dim, DIMENSIONS):
+            raise ValueError(f"model {name!r}: search-space entry {key!r} is {dim!r}; give one of "
+                             f"{', '.join(d.__name__ for d in DIMENSIONS)} (from mgbench.registry)")
+    return dict(space)
 
 
 @dataclass(frozen=True)
@@ -34,6 +148,8 @@ class ModelSpec:
     factory: Callable[..., Any]
     defaults: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: What ``mgbench tune`` may vary: hyperparameter or training-setting name -> dimension.
+    search_space: dict[str, Dimension] = field(default_factory=dict)
 
     @property
     def accepted(self) -> set[str] | None:
@@ -49,20 +165,23 @@ _REGISTRY: dict[str, ModelSpec] = {}
 
 
 def register_model(name: str, *, kind: str, defaults: dict[str, Any] | None = None,
-                   description: str = "", replace: bool = False):
+                   description: str = "", replace: bool = False,
+                   search_space: Mapping[str, Dimension] | None = None):
     """Register a model class under ``name``; usable as a decorator.
 
-    >>> @register_model("my-gnn", kind="gnn", defaults={"hidden_channels": 64})
+    >>> @register_model("my-gnn", kind="gnn", defaults={"hidden_channels": 64},
+    ...                 search_space={"lr": LogUniform(1e-4, 1e-2), "hidden_channels": Choice([32, 64, 128])})
     ... class MyGNN(torch.nn.Module): ...
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    space = check_search_space(name, search_space)
 
     def decorator(factory):
         if name in _REGISTRY and not replace and _REGISTRY[name].factory is not factory:
             raise ValueError(f"model {name!r} is already registered")
         doc = description or (inspect.getdoc(factory) or "").split("\n")[0]
-        spec = ModelSpec(name, kind, factory, dict(defaults or {}), doc)
+        spec = ModelSpec(name, kind, factory, dict(defaults or {}), doc, space)
         _REGISTRY[name] = spec
         # Kept on the class too, so that its registration applies however it is found
         # (``file.py:Class``, ``module:Class``, entry point); read from ``__dict__`` so a

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .init import check_init, initialise
 from .rgcn import CSRRGCNConv
@@ -87,7 +87,10 @@ class BotRGCNEncoder(nn.Module):
 
 
 @register_model("botrgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "shared_graph_layer": True,
-                                                  "output_mlp": False, "init": "authors"})
+                                                  "output_mlp": False, "init": "authors"},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "dropout": Uniform(0.0, 0.6)})
 class BotRGCN(nn.Module):
     """BotRGCN: user encoders, Linear+LeakyReLU, one R-GCN layer applied twice, Linear classifier.
 

@@ -14,20 +14,33 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, IntRange, LogUniform, register_model
 
 register_model("adaboost", kind="features", defaults={"n_estimators": 50, "learning_rate": 1.0},
-               description="AdaBoost (SAMME) over decision stumps")(AdaBoostClassifier)
+               description="AdaBoost (SAMME) over decision stumps",
+               search_space={"n_estimators": IntRange(25, 400, log=True),
+                             "learning_rate": LogUniform(0.01, 2.0)})(AdaBoostClassifier)
 register_model("random-forest", kind="features", defaults={"n_estimators": 100, "n_jobs": -1},
-               description="Random forest, 100 trees")(RandomForestClassifier)
+               description="Random forest, 100 trees",
+               search_space={"n_estimators": IntRange(50, 400, step=50), "max_depth": Choice([None, 8, 16, 32]),
+                             "min_samples_leaf": IntRange(1, 16, log=True),
+                             "max_features": Choice(["sqrt", "log2"])})(RandomForestClassifier)
 register_model("decision-tree", kind="features", defaults={"criterion": "gini"},
-               description="CART decision tree")(DecisionTreeClassifier)
+               description="CART decision tree",
+               search_space={"criterion": Choice(["gini", "entropy"]), "max_depth": IntRange(2, 32, log=True),
+                             "min_samples_leaf": IntRange(1, 32, log=True)})(DecisionTreeClassifier)
 register_model("svm", kind="features", defaults={"kernel": "rbf", "C": 10.0},
-               description="RBF-kernel SVM (C=10)")(SVC)
+               description="RBF-kernel SVM (C=10)",
+               search_space={"C": LogUniform(0.01, 100.0), "gamma": Choice(["scale", "auto"])})(SVC)
 register_model("knn", kind="features", defaults={"n_neighbors": 7},
-               description="k-nearest neighbours (k=7)")(KNeighborsClassifier)
+               description="k-nearest neighbours (k=7)",
+               search_space={"n_neighbors": IntRange(1, 64, log=True),
+                             "weights": Choice(["uniform", "distance"])})(KNeighborsClassifier)
 register_model("logistic-regression", kind="features", defaults={"C": 0.1, "max_iter": 500},
-               description="L2 logistic regression (C=0.1)")(LogisticRegression)
+               description="L2 logistic regression (C=0.1)",
+               search_space={"C": LogUniform(1e-3, 100.0)})(LogisticRegression)
 register_model("mlp", kind="features", defaults={"hidden_layer_sizes": [256], "max_iter": 200,
                                                  "early_stopping": True},
-               description="Multi-layer perceptron, one hidden layer of 256")(MLPClassifier)
+               description="Multi-layer perceptron, one hidden layer of 256",
+               search_space={"alpha": LogUniform(1e-6, 1e-1),
+                             "learning_rate_init": LogUniform(1e-4, 1e-2)})(MLPClassifier)

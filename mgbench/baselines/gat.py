@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import glorot, zeros
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .attention import GraphCache, GraphLayout, SparsePattern, additive_logits, attend, check_graph
 from .init import check_init, initialise
@@ -73,7 +73,10 @@ class GATLayer(nn.Module):
 
 
 @register_model("gat", kind="gnn", defaults={"hidden_channels": 256, "heads": 8, "dropout": 0.3,
-                                              "inner_activation": False, "init": "authors"})
+                                              "inner_activation": False, "init": "authors"},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "heads": Choice([1, 2, 4, 8]), "dropout": Uniform(0.0, 0.6)})
 class GAT(nn.Module):
     """GAT: input Linear+LeakyReLU, an 8-head and a 1-head attention layer, Linear classifier.
 

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import zeros
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
 from .sparse import gcn_operator, transform_aggregate
@@ -39,7 +39,10 @@ class CSRGCNConv(nn.Module):
 
 
 @register_model("gcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
-                                              "init": "authors"})
+                                              "init": "authors"},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "dropout": Uniform(0.0, 0.6)})
 class GCN(TwoLayerFrame):
     """GCN: input Linear+LeakyReLU, two GCN layers, Linear classifier (all relations merged).
 

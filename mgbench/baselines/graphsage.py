@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
 from .sparse import mean_operator, transform_aggregate
@@ -37,7 +37,10 @@ class CSRSAGEConv(nn.Module):
 
 
 @register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
-                                                    "init": "authors"})
+                                                    "init": "authors"},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "dropout": Uniform(0.0, 0.6)})
 class GraphSAGE(TwoLayerFrame):
     """GraphSAGE-mean: input Linear+LeakyReLU, two SAGE layers, Linear classifier (relations merged).
 

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.nn.dense.linear import Linear
 from torch_geometric.nn.inits import kaiming_uniform, ones
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .attention import GraphCache, GraphLayout, SparsePattern, attend, check_graph, kaiming_linear_init, sddmm
 
@@ -95,7 +95,10 @@ class HGTLayer(nn.Module):
 
 
 @register_model("hgt", kind="gnn", defaults={"hidden_channels": 256, "linear_channels": 128,
-                                              "out_channels": 32, "heads": 1, "dropout": 0.3})
+                                              "out_channels": 32, "heads": 1, "dropout": 0.3},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "heads": Choice([1, 2, 4, 8]), "dropout": Uniform(0.0, 0.6)})
 class HGT(nn.Module):
     """HGT: Linear+LeakyReLU+dropout, two HGT layers, Linear+LeakyReLU, Linear classifier.
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
 from .sparse import mean_operator, transform_aggregate
@@ -43,7 +43,10 @@ class CSRRGCNConv(nn.Module):
 
 
 @register_model("rgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
-                                               "init": "authors"})
+                                               "init": "authors"},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "dropout": Uniform(0.0, 0.6)})
 class RGCN(TwoLayerFrame):
     """R-GCN: input Linear+LeakyReLU, two R-GCN layers, Linear classifier.
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.inits import kaiming_uniform, uniform
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .attention import GraphCache, GraphLayout, SparsePattern, attend, check_graph, kaiming_linear_init, sddmm
 
@@ -134,7 +134,10 @@ class RGTLayer(nn.Module):
 
 
 @register_model("rgt", kind="gnn", defaults={"hidden_channels": 128, "out_channels": 64, "heads": 4,
-                                              "semantic_heads": 4, "dropout": 0.5})
+                                              "semantic_heads": 4, "dropout": 0.5},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([32, 64, 128]),
+                              "heads": Choice([1, 2, 4]), "dropout": Uniform(0.0, 0.6)})
 class RGT(nn.Module):
     """RGT: Linear+LeakyReLU+dropout, two RGT layers, Linear+LeakyReLU+dropout, Linear classifier.
 

@@ -7,7 +7,7 @@ from functools import partial
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mgbench.registry import register_model
+from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .attention import (GraphCache, GraphLayout, SparsePattern, additive_logits, check_graph, kaiming_linear_init,
                         segment_softmax, spmm)
@@ -66,7 +66,10 @@ class SimpleHGNLayer(nn.Module):
 
 @register_model("simple-hgn", kind="gnn", defaults={"hidden_channels": 256, "linear_channels": 128,
                                                      "out_channels": 32, "rel_dim": 200, "beta": 0.05,
-                                                     "dropout": 0.5})
+                                                     "dropout": 0.5},
+                search_space={"lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
+                              "hidden_channels": Choice([64, 128, 256]),
+                              "beta": Uniform(0.0, 0.2), "dropout": Uniform(0.0, 0.6)})
 class SimpleHGN(nn.Module):
     """Simple-HGN: Linear+LeakyReLU+dropout, two Simple-HGN layers, Linear+LeakyReLU+dropout, classifier.
 

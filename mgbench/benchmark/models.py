@@ -49,6 +49,8 @@ def _spec_for(name: str, obj: Any) -> ModelSpec:
 
 
 def _import_file(path: Path):
+    """Import a user's file once per process: a second import would re-run its ``register_model``
+    calls with new classes, which the registry refuses as a second model of the same name."""
     path = path.resolve()
     module_name = f"mgbench_user_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
     if module_name in sys.modules:
@@ -61,7 +63,7 @@ def _import_file(path: Path):
     try:
         spec.loader.exec_module(module)
     except BaseException:
-        del sys.modules[module_name]
+        del sys.modules[module_name]  # a failed import is not cached
         raise
     return module
 

@@ -29,7 +29,7 @@ from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_m
 from .sampling import SamplingSettings, fit_gnn_sampled
 from .contract import check_estimator, check_gnn
 from .store import SCHEMA, ResultStore, canonical_json, run_id
-from .train import PROTOCOLS, TrainSettings, fit_estimator, fit_gnn, reference_swaps_truth
+from .train import PROTOCOLS, EpochFn, TrainSettings, fit_estimator, fit_gnn, reference_swaps_truth
 
 
 @dataclass
@@ -51,6 +51,9 @@ class RunSpec:
     aux_settings: dict = field(default_factory=dict)
     protocol: str = "standard"
     sampling: dict = field(default_factory=dict)  # {} full-batch; else SamplingSettings fields
+    #: How a tuned run's hyperparameters were chosen (study, sampler, pruner, budget, trials,
+    #: search seeds, ``selected_on``); ``{}`` for an untuned run. See :mod:`.tuning`.
+    tuning: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -174,6 +177,8 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         definition["sampling"] = sampling
     if source:  # a user's model: its code is part of the run (ours are named by the package version)
         definition["model_source"] = source
+    if spec.tuning:  # likewise: untuned runs keep their run ids
+        definition["tuning"] = dict(sorted(spec.tuning.items()))
     return PreparedRun(definition, model_spec, rel_ids)
 
 
@@ -226,16 +231,24 @@ def build_model(run: PreparedRun, data: RunData, device: torch.device) -> tuple[
 
 
 def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
-            progress: bool = True, sampler: str = "auto") -> dict:
-    """Train and evaluate one prepared run; return its record (not yet stored)."""
+            progress: bool = True, sampler: str = "auto", score_test: bool = True,
+            on_epoch: EpochFn | None = None) -> dict:
+    """Train and evaluate one prepared run; return its record (not yet stored).
+
+    ``score_test=False`` and ``on_epoch`` serve a search (see :func:`fit_gnn`): the
+    test split is never read and the record's test metrics stay empty.
+    """
     d = run.definition
+    if d.get("sampling") and (on_epoch is not None or not score_test):
+        raise ValueError("tuning trains full-batch; --sampled runs cannot be searched")
     data = run_data(run, cache)
     graph, task, y, split = data.graph, data.task, data.y, data.split
     with env.freed_memory_kept(), env.PeakMemory(device) as mem:
         start = time.perf_counter()
         model, embedding_dim = build_model(run, data, device)
         if run.model_spec.kind == "features":
-            result = fit_estimator(model, graph.x.numpy(), y.numpy(), split, task, d["protocol"])
+            result = fit_estimator(model, graph.x.numpy(), y.numpy(), split, task, d["protocol"],
+                                   score_test=score_test)
             num_parameters = None
         else:
             num_parameters = sum(p.numel() for p in model.parameters())
@@ -258,9 +271,9 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bo
                 result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
                                  graph.edge_type.to(device), y.to(device), split, task, settings,
                                  protocol=d["protocol"], aux=aux, amp=amp, progress=progress,
-                                 swap_truth=swap_truth)
+                                 swap_truth=swap_truth, score_test=score_test, on_epoch=on_epoch)
         train_time = time.perf_counter() - start
-    if not result.test:
+    if score_test and not result.test:
         raise ValueError(f"run {run_id(d)} ({d['model']}, seed {d['seed']}) produced no test metrics: its "
                          "validation score was never finite (did the loss diverge? try a smaller lr)")
     return {

@@ -121,17 +121,17 @@ class EpochSelector:
     test metrics are computed only when it improves (they cost more than an
     epoch of a small model). Early stopping: ``patience`` epochs without
     improvement, never under ``--protocol reference`` (the MGTAB scripts run
-    every epoch).
+    every epoch). ``y_test`` ``None``: test is never scored (tuning).
     """
 
-    def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray, reference: bool,
-                 swap_truth: bool | None = None):
+    def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray | None,
+                 reference: bool, swap_truth: bool | None = None):
         self.result, self.task, self.reference = result, task, reference
         self.swap_truth = reference if swap_truth is None else swap_truth
         self.y_val, self.y_test = y_val, y_test
         self.best_score = -np.inf
 
-    def update(self, epoch: int, val_scores: np.ndarray, test_scores: np.ndarray) -> float:
+    def update(self, epoch: int, val_scores: np.ndarray, test_scores: np.ndarray | None) -> float:
         """Score epoch ``epoch`` (0-based) from class probabilities; returns the score."""
         score = selection_score(self.y_val, val_scores, self.task, self.reference)
         self.result.epochs_run = epoch + 1
@@ -139,7 +139,8 @@ class EpochSelector:
             self.best_score = score
             self.result.best_epoch = epoch + 1
             self.result.val = compute_metrics(self.y_val, val_scores, self.task, swap_truth=self.swap_truth)
-            self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.swap_truth)
+            if self.y_test is not None:
+                self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.swap_truth)
         return score
 
     def should_stop(self, patience: int, min_epochs: int) -> bool:
@@ -217,12 +218,15 @@ def probabilities(logits: torch.Tensor, task: Task) -> np.ndarray:
 
 
 AuxFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+#: Called after every epoch with (epoch, 1-based; that epoch's validation selection score); may raise to stop.
+EpochFn = Callable[[int, float], None]
 
 
 def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
             y: torch.Tensor, split: Split, task: Task, settings: TrainSettings, *,
             protocol: str = "standard", aux: AuxFn | None = None, amp: bool = False,
-            progress: bool = True, swap_truth: bool | None = None) -> FitResult:
+            progress: bool = True, swap_truth: bool | None = None, score_test: bool = True,
+            on_epoch: EpochFn | None = None) -> FitResult:
     """Train ``model`` full-batch and return the selected epoch's metrics.
 
     All tensors must already be on the model's device. ``aux(embeddings, logits,
@@ -231,6 +235,9 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     too); embeddings are captured with :class:`EmbeddingTap`. ``swap_truth``
     (default: under the reference protocol) passes predictions as the truth to
     the metrics (:func:`reference_swaps_truth`).
+    ``score_test=False`` never reads ``split.test`` (a search selects on
+    validation alone; the result's ``test`` stays empty). ``on_epoch`` sees each
+    epoch's validation score and may raise to end training (a pruned trial).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
@@ -238,8 +245,10 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     params = list(model.parameters()) + (list(aux.parameters()) if isinstance(aux, torch.nn.Module) else [])
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     tap = EmbeddingTap(model) if aux is not None else None
-    train_idx, val_idx, test_idx = (i.to(device) for i in (split.train, split.val, split.test))
-    y_val, y_test = y[split.val].cpu().numpy(), y[split.test].cpu().numpy()
+    train_idx, val_idx = split.train.to(device), split.val.to(device)
+    test_idx = split.test.to(device) if score_test else None
+    y_val = y[split.val].cpu().numpy()
+    y_test = y[split.test].cpu().numpy() if score_test else None
     reference = protocol == "reference"
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
 
@@ -265,8 +274,11 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
             eval_logits = split_output(model(x, edge_index, edge_type))[0]
         if not reference:
             val_scores = probabilities(eval_logits[val_idx], task)
-        score = selector.update(epoch, val_scores, probabilities(eval_logits[test_idx], task))
+        test_scores = probabilities(eval_logits[test_idx], task) if score_test else None
+        score = selector.update(epoch, val_scores, test_scores)
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, score)
         if selector.should_stop(settings.patience, settings.min_epochs):
             break
     if tap is not None:
@@ -275,8 +287,9 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
 
 
 def fit_estimator(estimator, x: np.ndarray, y: np.ndarray, split: Split, task: Task,
-                  protocol: str = "standard") -> FitResult:
-    """Fit a scikit-learn estimator on the training nodes; score validation and test.
+                  protocol: str = "standard", score_test: bool = True) -> FitResult:
+    """Fit a scikit-learn estimator on the training nodes; score validation and (unless not
+    ``score_test``) test.
 
     The standard protocol fits on the rows in the split's (shuffled) order;
     ``--protocol reference`` fits on them in ascending node order, as
@@ -294,8 +307,8 @@ def fit_estimator(estimator, x: np.ndarray, y: np.ndarray, split: Split, task: T
     if protocol == "reference":
         tr = np.sort(tr)
     estimator.fit(x[tr], y[tr])
-    out = {}
-    for part in ("val", "test"):
+    out = {"test": {}}
+    for part in ("val", "test") if score_test else ("val",):
         idx = getattr(split, part).numpy()
         out[part] = compute_metrics(y[idx], _estimator_scores(estimator, x[idx], task), task)
     return FitResult(1, out["val"], out["test"], 1)
