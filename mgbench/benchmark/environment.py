@@ -26,16 +26,29 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# glibc mallopt() parameters (malloc.h) and glibc's defaults for them
+# glibc mallopt() parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+#: Inside the block: no allocation is its own mmap, and the heap's top is never trimmed.
 _KEPT = {_M_MMAP_MAX: 0, _M_TRIM_THRESHOLD: 2**31 - 1}
-_DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024}
+#: Written on exit: glibc's built-in values (DEFAULT_MMAP_MAX and DEFAULT_TRIM_THRESHOLD in
+#: malloc.c). What they cannot restore is in :func:`freed_memory_kept`'s docstring.
+_ON_EXIT = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024}
+#: A user's own settings of these parameters, as environment variables or glibc tunables; either wins.
+_USER_VARIABLES = ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_")
+_USER_TUNABLES = ("glibc.malloc.mmap_max", "glibc.malloc.trim_threshold")
+#: How many :func:`freed_memory_kept` blocks are open; only the outermost one sets and restores.
+_open_blocks = 0
 
 
 def _glibc() -> ctypes.CDLL | None:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
     return ctypes.CDLL(None)
+
+
+def _user_tuned_malloc() -> bool:
+    tunables = os.environ.get("GLIBC_TUNABLES", "")
+    return any(v in os.environ for v in _USER_VARIABLES) or any(t in tunables for t in _USER_TUNABLES)
 
 
 @contextlib.contextmanager
@@ -56,24 +69,41 @@ def freed_memory_kept() -> Iterator[bool]:
 
     The runner trains inside this block; loading stays outside, so the
     dataset's big arrays are mapped as usual. Yields whether it changed
-    anything: not off glibc, not where ``MGBENCH_MALLOC=system``, and not where
-    the user set ``MALLOC_MMAP_MAX_`` or ``MALLOC_TRIM_THRESHOLD_`` (their
-    settings win). On exit glibc's defaults return and the freed memory goes
-    back to the system (``malloc_trim``).
+    anything: not off glibc, not where ``MGBENCH_MALLOC=system``, not where
+    the user set ``MALLOC_MMAP_MAX_`` or ``MALLOC_TRIM_THRESHOLD_`` (or the
+    same as ``GLIBC_TUNABLES``: their settings win), and not in a block nested
+    in another (the outer one owns the setting, so an inner exit cannot undo it).
+
+    On exit the freed memory goes back to the system (``malloc_trim``) and the
+    two parameters get glibc's built-in values: ``M_MMAP_MAX`` 65,536, which is
+    exactly what it was (a user's setting of it means we never touched it), and
+    ``M_TRIM_THRESHOLD`` 128 KiB. Not everything can be restored: glibc has no
+    getter for these parameters and no switch back, and any ``mallopt`` of them
+    turns off its dynamic mmap threshold for the rest of the process. So after
+    the first block (1) the mmap threshold stays where glibc's dynamic rule had
+    put it before the block (128 KiB, raised to the largest freed mmapped chunk
+    up to 32 MiB), instead of rising further: an allocation between it and
+    32 MiB is mapped afresh each time, as one above 32 MiB always is; (2) the
+    trim threshold is 128 KiB where the dynamic rule may have had twice the
+    mmap threshold, so the heap's free top goes back to the system sooner.
+    Both trade a little speed outside training for a smaller resident set;
+    no arithmetic moves.
     """
+    global _open_blocks
     libc = _glibc()
-    if (libc is None or os.environ.get("MGBENCH_MALLOC") == "system"
-            or {"MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_"} & set(os.environ)):
+    if libc is None or os.environ.get("MGBENCH_MALLOC") == "system" or _user_tuned_malloc() or _open_blocks:
         yield False
         return
+    _open_blocks += 1
     for param, value in _KEPT.items():
         libc.mallopt(param, value)
     try:
         yield True
     finally:
-        for param, value in _DEFAULTS.items():
+        for param, value in _ON_EXIT.items():
             libc.mallopt(param, value)
         libc.malloc_trim(0)
+        _open_blocks -= 1
 
 
 def versions() -> dict[str, str]:

@@ -6,6 +6,7 @@ features; the encoders are usable on their own (``encode_texts``,
 """
 
 from .cache import FeatureCache
+from .extras import MissingExtraError
 from .fusion import TextGuidedImageAttention, concat_blocks
 from .image import DEFAULT_IMAGE_ENCODER, ImageEncoding, encode_images, load_image_encoder
 from .profile import SCALINGS, standardise_profile
@@ -14,7 +15,8 @@ from .text import (DEFAULT_TEXT_ENCODER, TweetAttentionPooling, encode_texts, en
                    load_text_encoder, pool_tweets, tweet_owner)
 
 __all__ = [
-    "DEFAULT_IMAGE_ENCODER", "DEFAULT_TEXT_ENCODER", "FeatureCache", "ImageEncoding", "RECIPES", "SCALINGS",
+    "DEFAULT_IMAGE_ENCODER", "DEFAULT_TEXT_ENCODER", "FeatureCache", "ImageEncoding", "MissingExtraError", "RECIPES",
+    "SCALINGS",
     "TextGuidedImageAttention", "TweetAttentionPooling", "build_features", "concat_blocks", "encode_images",
     "encode_texts", "encode_tweet_sets", "encode_tweets", "load_image_encoder", "load_text_encoder",
     "pool_tweets", "standardise_profile", "tweet_owner",

