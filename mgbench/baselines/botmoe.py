@@ -183,7 +183,7 @@ class BotMoE(nn.Module):
         self.attention: Tensor | None = None
 
     def fuse(self, tokens: Tensor) -> tuple[Tensor, Tensor]:
-        """Single-head self-attention over the modality tokens ``[N, 3, d]``: ``(fused tokens, attention [N, 3, 3])``."""
+        """Single-head self-attention over the modality tokens ``[N, 3, d]``: ``(fused, attention [N, 3, 3])``."""
         q, k, v = self.query(tokens), self.key(tokens), self.value(tokens)
         attention = torch.softmax(q @ k.transpose(1, 2) / tokens.size(-1) ** 0.5, dim=-1)
         return self.fusion_norm(tokens + attention @ v), attention

@@ -93,7 +93,11 @@ def _term(vol: Tensor, cut: Tensor, total: float) -> Tensor:
 
 
 def structural_entropy(pairs: Tensor, weights: Tensor, degree: Tensor, assignment: Tensor) -> float:
-    """``H(G; P)`` in bits: ``pairs`` ``[2, M]`` undirected (``u < v``), ``degree`` of each node, ``assignment`` its community."""
+    """``H(G; P)`` in bits.
+
+    ``pairs`` ``[2, M]`` undirected (``u < v``) with ``weights``, ``degree`` of each
+    node, ``assignment`` its community.
+    """
     degree = degree.double()
     total = float(degree.sum())
     count = int(assignment.max()) + 1 if len(assignment) else 0

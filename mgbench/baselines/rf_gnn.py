@@ -67,9 +67,10 @@ class RFGNN(nn.Module):
     (:meth:`training_loss`), so branches share no gradient, as separately
     trained trees; the branches train together in one loop and the forest is
     selected at its best validation epoch (the authors select each branch at
-    its own). ``hidden_channels`` defaults to 64 where the authors' MGTAB
-    config has 128: ten branches of 128 take about 5x an R-GCN epoch on the
-    full-size twin, ten of 64 fit the suite's 3x budget (``docs/BASELINES.md``).
+    its own). ``hidden_channels`` defaults to 32 where the authors' MGTAB
+    config has 128: ten branches of 64 measured 3.4x an R-GCN epoch on the
+    full-size twin (128 would double their input projections again), ten of
+    32 fit the suite's 3x budget (``benchmarks/bench_frontier.py``, ``docs/BASELINES.md``).
     """
 
     relational = True
@@ -87,8 +88,9 @@ class RFGNN(nn.Module):
         self.num_branches, self.hidden, self.num_relations = num_branches, hidden_channels, num_relations
         self.dropout, self.node_fraction, self.edge_fraction = dropout, node_fraction, edge_fraction
         bound = 1 / math.sqrt(in_channels)  # nn.Linear(in, hidden)'s initialisation, per branch
-        self.input_weight = nn.Parameter(torch.empty(in_channels, num_branches * hidden_channels).uniform_(-bound, bound))
-        self.input_bias = nn.Parameter(torch.empty(num_branches * hidden_channels).uniform_(-bound, bound))
+        width = num_branches * hidden_channels
+        self.input_weight = nn.Parameter(torch.empty(in_channels, width).uniform_(-bound, bound))
+        self.input_bias = nn.Parameter(torch.empty(width).uniform_(-bound, bound))
         self.conv1 = nn.ModuleList(CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
                                    for _ in range(num_branches))
         self.conv2 = nn.ModuleList(CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
