@@ -11,7 +11,13 @@ Contracts
   The runner also passes ``feature_blocks`` and ``categorical_columns`` when
   the constructor names them (BotRGCN does). Node embeddings for auxiliary
   losses are the input of the module's ``classifier`` attribute if it has
-  one, else of its last ``nn.Linear``.
+  one, else of its last ``nn.Linear``. A model whose objective is more than
+  the task loss (an ensemble's per-branch bootstraps, a contrastive term,
+  oversampled nodes) defines ``training_loss(logits, y, train_idx, loss_fn)``:
+  the training loop calls it after each training-mode ``forward`` instead of
+  ``loss_fn(logits[train_idx], y[train_idx])``; ``y`` holds every node's
+  labels, ``loss_fn`` is the task loss (cross-entropy, or BCE for multi-label
+  tasks). Such a model trains full-batch only (``--sampled`` refuses it).
 - ``kind="features"``: a scikit-learn estimator class (``fit``/``predict``,
   ideally ``predict_proba``) built as ``Model(**hyperparameters)``.
 

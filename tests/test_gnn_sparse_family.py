@@ -6,6 +6,7 @@ The graph is conftest's session-wide ``tiny_graph`` (300 nodes, seed 0).
 from __future__ import annotations
 
 import gc
+import weakref
 
 import pytest
 import torch
@@ -206,3 +207,14 @@ def test_runs_on_cuda_like_on_cpu(tiny_graph, name):
     out, gx, _ = _run(model.cuda(), x.cuda(), edge_index.cuda(), edge_type.cuda())
     torch.testing.assert_close(out.cpu(), out_cpu, rtol=RTOL, atol=1e-10)
     torch.testing.assert_close(gx.cpu(), gx_cpu, rtol=RTOL, atol=1e-10)
+
+
+def test_a_dropped_operator_cache_does_not_live_on_in_its_graphs_finalizers():
+    """A model's own cache (RF-GNN's branch operators) must go with the model while the graph lives on."""
+    graph = torch.zeros(3)
+    cache = sparse.OperatorCache()
+    cache.get(("k",), (graph,), lambda: torch.ones(10))
+    entries = weakref.ref(cache._entries)
+    del cache
+    gc.collect()
+    assert entries() is None

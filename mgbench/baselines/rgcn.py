@@ -9,7 +9,7 @@ from torch_geometric.nn.inits import glorot, zeros
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
-from .sparse import mean_operator, transform_aggregate
+from .sparse import SparseOperator, mean_operator, transform_aggregate
 
 
 class CSRRGCNConv(nn.Module):
@@ -37,7 +37,13 @@ class CSRRGCNConv(nn.Module):
         zeros(self.bias)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        op = mean_operator(edge_index, x.size(0), edge_type, self.num_relations, x.dtype)
+        return self.aggregate(x, mean_operator(edge_index, x.size(0), edge_type, self.num_relations, x.dtype))
+
+    def aggregate(self, x: Tensor, op: SparseOperator) -> Tensor:
+        """The layer on a given operator (``R + 1`` slots: the relations' means, then the root).
+
+        For models that keep their own operators, e.g. RF-GNN's per-branch edge samples.
+        """
         weight = torch.cat([self.weight, self.root.unsqueeze(0)]).transpose(0, 1).flatten(1)  # [in, (R+1) out]
         return transform_aggregate(x, op, weight, self.bias)
 

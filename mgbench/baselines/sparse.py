@@ -160,7 +160,9 @@ class OperatorCache:
     which bypass the version counter; call :func:`clear_operator_cache` after
     such writes. Inference-mode tensors have no version counter and are never
     cached. A graph moved with ``.to(device)`` is a new tensor, so its
-    operator is built on the new device.
+    operator is built on the new device. The finalizers hold the cache only
+    weakly, so a model's own cache (RF-GNN's branch operators) goes with the
+    model even while the graph it was built for lives on.
     """
 
     def __init__(self, maxsize: int = 8):
@@ -184,8 +186,9 @@ class OperatorCache:
         self._misses += 1
         operator = build()
         self._entries[key] = (tuple(weakref.ref(t) for t in tensors), operator)
+        entries = weakref.ref(self._entries)  # not the dict itself: a dropped cache must not live on in finalizers
         for t in tensors:
-            weakref.finalize(t, self._entries.pop, key, None)
+            weakref.finalize(t, _drop_entry, entries, key)
         while len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
         return operator
@@ -196,6 +199,13 @@ class OperatorCache:
     def clear(self) -> None:
         self._entries.clear()
         self._hits = self._misses = 0
+
+
+def _drop_entry(entries: weakref.ref, key: tuple) -> None:
+    """Finalizer of a cached graph tensor: forget its entry, if the cache still exists."""
+    table = entries()
+    if table is not None:
+        table.pop(key, None)
 
 
 _CACHE = OperatorCache()

@@ -29,6 +29,8 @@ class FusedInputGNN(nn.Module):
         self.classifier = embedding_module(self.gnn)  # embeddings for auxiliary losses stay the GNN's
         self.register_buffer("image_spatial", image_spatial.float(), persistent=False)
         self.register_buffer("has_image", has_image.bool(), persistent=False)
+        if callable(getattr(self.gnn, "training_loss", None)):  # the GNN's own objective still applies
+            self.training_loss = self.gnn.training_loss
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
         fused = self.attention(x[:, self.text], self.image_spatial, self.has_image)

@@ -160,6 +160,9 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         if spec.aux_loss or spec.features == "fused":
             raise ValueError("--sampled trains on subgraphs; auxiliary losses and the fused recipe need the "
                              "whole graph")
+        if callable(getattr(model_spec.factory, "training_loss", None)):
+            raise ValueError(f"--sampled trains on subgraphs; {spec.model!r} defines its own training_loss over "
+                             "the whole graph's training nodes (run it full-batch)")
         sampling = SamplingSettings.from_dict(spec.sampling).to_dict()
     # Models found by reference (file, module, entry point) carry their code's hash; a registered
     # name is its own identity.

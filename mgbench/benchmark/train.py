@@ -211,6 +211,26 @@ def task_loss(logits: torch.Tensor, y: torch.Tensor, task: Task) -> torch.Tensor
     return F.cross_entropy(logits.float(), y)
 
 
+def training_objective(model: torch.nn.Module, task: Task) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                                                                       torch.Tensor]:
+    """The loss one training step minimises: ``objective(logits, y, train_idx)``.
+
+    The task loss on the training nodes, unless the model defines
+    ``training_loss(logits, y, train_idx, loss_fn)`` (the registry's model
+    contract): then the model's own objective, which receives the task loss as
+    ``loss_fn(logits_subset, y_subset)`` so that it composes with any task.
+    Why a hook on the model: RF-GNN trains each branch on its own bootstrap of
+    the training nodes, SEBot adds its contrastive term, OS-GNN adds
+    oversampled nodes; each needs the labels or the training nodes, which
+    ``forward`` never sees. Called only in training mode, after ``forward``.
+    """
+    loss_fn = lambda out, target: task_loss(out, target, task)  # noqa: E731
+    custom = getattr(model, "training_loss", None)
+    if custom is None:
+        return lambda logits, y, idx: loss_fn(logits[idx], y[idx])
+    return lambda logits, y, idx: custom(logits, y, idx, loss_fn)
+
+
 def probabilities(logits: torch.Tensor, task: Task) -> np.ndarray:
     logits = logits.detach().float()
     p = torch.sigmoid(logits) if task.multilabel else torch.softmax(logits, dim=1)
@@ -252,6 +272,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     reference = protocol == "reference"
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
 
+    objective = training_objective(model, task)
     best = FitResult(0, {}, {}, 0)
     selector = EpochSelector(best, task, y_val, y_test, reference, swap_truth)
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress, leave=False)
@@ -261,7 +282,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
         with autocast():
             out = model(x, edge_index, edge_type)
             logits = tap.output(out) if tap is not None else split_output(out)[0]
-            loss = task_loss(logits[train_idx], y[train_idx], task)
+            loss = objective(logits, y, train_idx)
             if aux is not None:
                 loss = loss + aux(tap.value, logits, train_idx)
         if reference:  # the MGTAB scripts score validation on the training pass, before the step
