@@ -290,7 +290,7 @@ def test_paper_rows_join_the_mgtab_default_tables(tmp_path: Path) -> None:
     write_record(tmp_path, dataset="mgtab-synthetic", task="stance")
     board = board_of(tmp_path)
     paper = {(t.key.dataset, t.key.task, t.key.relations, t.key.features):
-             [r for r in t.rows if r.source == "paper"] for t in board.tables}
+             [r for r in t.rows if r.source == "paper" and r.name.endswith("(paper)")] for t in board.tables}
     stance = paper[("mgtab", "stance", ("followers", "friends"), "default")]
     assert len(stance) == 13 and len(paper[("mgtab", "bot", ("followers", "friends"), "default")]) == 13
     assert sum(map(len, paper.values())) == 26          # and no paper rows anywhere else

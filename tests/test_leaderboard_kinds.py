@@ -270,3 +270,21 @@ def test_your_runs_stand_beside_the_published_ones(tmp_path: Path, monkeypatch, 
     assert main(["leaderboard", "--results", str(tmp_path / "published"), "--no-yours",
                  "--out", str(tmp_path / "published-board")]) == 0
     assert "(yours)" not in (tmp_path / "published-board" / "LEADERBOARD.md").read_text()
+
+
+def test_frontier_numbers_join_as_rows_marked_with_their_own_protocol(tmp_path: Path) -> None:
+    write_record(tmp_path, dataset="mgtab", task="bot")
+    write_record(tmp_path, dataset="mgtab", task="stance")
+    write_record(tmp_path, dataset="cresci-15", task="bot", relations=("followers", "friends"))
+    board = board_of(tmp_path)
+    by_task = {(t.key.dataset, t.key.task): t for t in board.tables}
+    label = "OS-GNN README, 10/10/80 split"
+    mgtab_bot = {r.name: r for r in by_task[("mgtab", "bot")].rows}
+    os_gat = mgtab_bot[f"OS-GAT ({label})"]
+    assert os_gat.source == "paper" and os_gat.stats["f1"].mean == pytest.approx(0.8539)
+    assert "precision" not in os_gat.stats                       # not published: no number invented
+    assert {f"GCN ({label})", f"os-gnn ({label})", f"GAT ({label})"} <= set(mgtab_bot)
+    assert not any(label in r.name for r in by_task[("mgtab", "stance")].rows)
+    assert any(label in r.name for r in by_task[("cresci-15", "bot")].rows)
+    text = render_markdown(board, [], [], 3)
+    assert "were published under their own protocol" in text and "10 % train / 10 % validation" in text

@@ -449,12 +449,12 @@ def _paper_row(result: reference.PublishedResult) -> Row:
     return Row(
         source="paper",
         model=result.model,
-        name=f"{result.model} (paper)",
+        name=f"{result.model} ({result.label})",
         kind=result.kind,
         aux_loss=None,
         aux_weight=0.0,
         group_id="",
-        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in reference.COLUMNS},
+        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in reference.COLUMNS if c in result.mean},
         f1_by_seed={},
         train_time_s=None,
         model_memory_mb=None,
@@ -613,8 +613,10 @@ def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.
     for key in sorted(by_table, key=TableKey.as_tuple):
         groups = {gid: sorted(recs, key=lambda r: r.seed) for gid, recs in sorted(by_table[key].items())}
         run_rows = dict(zip(groups, _disambiguate([_run_row(recs) for recs in groups.values()])))
-        paper_rows = [_paper_row(p) for p in reference.published_results(
-            key.dataset, key.task, key.relations, key.features)]
+        paper_rows = [_paper_row(p) for p in (*reference.published_results(key.dataset, key.task, key.relations,
+                                                                           key.features),
+                                              *reference.frontier_results(key.dataset, key.task, key.relations,
+                                                                          key.features))]
         tables.append(Table(key, _rank(list(run_rows.values()) + paper_rows, min_seeds)))
         effects += _aux_effects(key, groups, run_rows)
         tuning += _tuning_effects(key, list(run_rows.values()))

@@ -31,12 +31,53 @@ class PublishedResult:
     mean: Mapping[str, float]
     std: Mapping[str, float]
     n_seeds: int
+    label: str = "paper"      # what the row's name says of its source
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _load(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
 def _paper() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("paper_mgtab.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    return _load("paper_mgtab.json")
+
+
+#: ``paper_frontier.json``'s dataset names as our registry spells them.
+_FRONTIER_DATASETS = {"mgtab": "mgtab", "cresci-15": "cresci-15", "twibot-20": "twibot20"}
+#: The published frontier numbers' columns as ours (balanced accuracy has no column of ours).
+_FRONTIER_COLUMNS = {"accuracy": "accuracy", "f1_macro": "f1"}
+
+
+def frontier_label() -> str:
+    """What a frontier row's name says of its source."""
+    return _load("paper_frontier.json")["row_label"]
+
+
+def frontier_protocol() -> str:
+    """How the frontier repositories' numbers were made (their own protocol, not ours), for footnotes."""
+    frontier = _load("paper_frontier.json")
+    return f"{frontier['source']}: {frontier['protocol']}"
+
+
+def frontier_results(dataset: str, task: str, relations: Sequence[str],
+                     features: str) -> tuple[PublishedResult, ...]:
+    """Numbers the detectors published since MGTAB report in their repositories, as rows
+    marked with their source: under their own protocol (see :func:`frontier_protocol`), so
+    they place a model, they do not rank against our runs. MGTAB rows join only the paper's
+    relation set (followers, friends); every row only the default features."""
+    if features != "default" or (dataset == "mgtab" and sorted(relations) != ["followers", "friends"]):
+        return ()
+    frontier, rows = _load("paper_frontier.json"), []
+    for entry in frontier["rows"]:
+        if _FRONTIER_DATASETS.get(entry["dataset"]) != dataset or entry["task"] != task:
+            continue
+        published = {ours: entry[theirs] for theirs, ours in _FRONTIER_COLUMNS.items() if theirs in entry}
+        rows.append(PublishedResult(model=entry["model"], kind=entry["type"],
+                                    mean={c: v[0] / 100 for c, v in published.items()},
+                                    std={c: v[1] / 100 for c, v in published.items()},
+                                    n_seeds=5, label=frontier["row_label"]))
+    return tuple(rows)
 
 
 def swapped_models() -> tuple[str, ...]:

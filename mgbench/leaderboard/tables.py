@@ -253,12 +253,16 @@ def table_notes(table: Table, board: Board) -> list[str]:
     notes = []
     if any(r.source == "run" and r.n_seeds < board.min_seeds for r in table.rows):
         notes.append(f"{DAGGER} fewer than {board.min_seeds} seeds: read its mean and test with care.")
-    if any(r.source == "paper" for r in table.rows):
+    if any(r.source == "paper" and r.name.endswith(f"({reference.frontier_label()})") for r in table.rows):
+        notes.append(f"Rows marked ({reference.frontier_label()}) were published under their own protocol, "
+                     f"not this table's: {reference.frontier_protocol()}")
+    if any(r.source == "paper" and r.name.endswith("(paper)") for r in table.rows):
         notes.append(
             f"Rows marked (paper) are the MGTAB authors' published numbers ({reference.source()}); "
             "their std is numpy's population std (ddof=0) over seeds 0-4. "
-            "Their precision and recall are exchanged from the published table, because the "
-            "authors' evaluation code passes predictions as the ground truth, which swaps the two."
+            f"The precision and recall of {', '.join(reference.swapped_models())} are exchanged from the "
+            "published table, because the scripts behind those rows pass predictions as the ground truth, "
+            "which swaps the two; the other rows are as published."
         )
     for row in table.rows:
         if row.tuned:
