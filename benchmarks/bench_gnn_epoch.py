@@ -62,8 +62,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn, sparse
+from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn
 from mgbench.baselines import gat, hgt, reference_attention, rgt, simple_hgn
+from mgbench.nn import gat_conv as nn_gat, hgt_conv as nn_hgt, kernels, rgt_conv as nn_rgt
+from mgbench.nn import simple_hgn_conv as nn_simple_hgn
 from mgbench.benchmark.environment import freed_memory_kept
 from mgbench.datasets import get_split, load, select_relations
 
@@ -199,7 +201,7 @@ def _botrgcn_cost(s: Shape) -> Cost:
 
 
 def _gat_layer(cost: Cost, n: int, width: int, heads: int, nnz: int, attention_dropout: float) -> None:
-    """One :class:`~mgbench.baselines.gat.GATLayer`, ``width`` = heads x channels in and out.
+    """One :class:`~mgbench.nn.GATConv`, ``width`` = heads x channels in and out.
 
     Counts ``W x``; the per-head source and destination scores (two dot products
     per node and head, as a ``[n H, d] x [d, 2]`` product); the per-entry logits
@@ -233,7 +235,7 @@ def _gat_cost(s: Shape) -> Cost:
 
 
 def _hgt_layer(cost: Cost, n: int, fin: int, fout: int, heads: int, relations: int, nnz: int) -> None:
-    """One :class:`~mgbench.baselines.hgt.HGTLayer` as ours computes it.
+    """One :class:`~mgbench.nn.HGTConv` as ours computes it.
 
     Counts K, Q, V (one ``fin -> 3 fout`` product); the keys and values of
     every (node, relation, head) (per head a ``[n, d] x [d, R d]`` product);
@@ -287,7 +289,7 @@ def _hgt_cost(s: Shape) -> Cost:
 
 def _simple_hgn_layer(cost: Cost, n: int, fin: int, fout: int, relations: int, rel_dim: int, nnz: int,
                       mix: bool, final: bool) -> None:
-    """One :class:`~mgbench.baselines.simple_hgn.SimpleHGNLayer` (one head, ``nnz`` = edges).
+    """One :class:`~mgbench.nn.SimpleHGNConv` (one head, ``nnz`` = edges).
 
     Counts ``W x`` and ``W_res x`` (one ``fin -> 2 fout`` product), the source
     and target scores, ``W_r`` on the relation embeddings; per entry the logits
@@ -316,7 +318,7 @@ def _simple_hgn_cost(s: Shape) -> Cost:
 
 def _rgt_layer(cost: Cost, n: int, channels: int, heads: int, relations: int, nnz: int,
                semantic_heads: int, semantic_hidden: int, attention_dropout: float) -> None:
-    """One :class:`~mgbench.baselines.rgt.RGTLayer` as ours computes it (the bilinear form on ``[x, 1]``).
+    """One :class:`~mgbench.nn.RGTConv` as ours computes it (the bilinear form on ``[x, 1]``).
 
     Counts the bilinear ``M_{r,h} = [W_q, b_q]^T [W_k, b_k]`` and ``[x, 1] M``
     for every (relation, node, head) -- cheaper than Q and K, so still a lower
@@ -445,9 +447,9 @@ def _save_graph(data, relations: str, folder: Path) -> tuple[Path, dict]:
     path = folder / f"graph-{relations.replace(',', '+')}.pt"
     torch.save(graph, path)
     n, r = sub.num_nodes, len(sub.relation_names)
-    nnz = {"gcn": sparse.build_gcn_operator(sub.edge_index, n).matrix.values().numel(),
-           "mean": sparse.build_mean_operator(sub.edge_index, n).matrix.values().numel(),
-           "relational": sparse.build_mean_operator(sub.edge_index, n, sub.edge_type, r).matrix.values().numel(),
+    nnz = {"gcn": kernels.build_gcn_operator(sub.edge_index, n).matrix.values().numel(),
+           "mean": kernels.build_mean_operator(sub.edge_index, n).matrix.values().numel(),
+           "relational": kernels.build_mean_operator(sub.edge_index, n, sub.edge_type, r).matrix.values().numel(),
            **_attention_nnz(sub.edge_index, sub.edge_type, n, r)}
     return path, {"graph": graph, "nnz": nnz}
 
@@ -458,10 +460,10 @@ def _attention_nnz(edge_index: torch.Tensor, edge_type: torch.Tensor, n: int, r:
     So the floor sees what the models run on: GAT's self loops (existing ones
     replaced), every multi-edge kept as its own entry.
     """
-    builders = {"gat": lambda: gat.build_gat_layout(edge_index, None, n),
-                "hgt": lambda: hgt.build_hgt_layout(edge_index, edge_type, n, r),
-                "simple-hgn": lambda: simple_hgn.build_simple_hgn_layout(edge_index, edge_type, n, r),
-                "rgt": lambda: rgt.build_rgt_layout(edge_index, edge_type, n, r)}
+    builders = {"gat": lambda: nn_gat.build_gat_layout(edge_index, None, n),
+                "hgt": lambda: nn_hgt.build_hgt_layout(edge_index, edge_type, n, r),
+                "simple-hgn": lambda: nn_simple_hgn.build_simple_hgn_layout(edge_index, edge_type, n, r),
+                "rgt": lambda: nn_rgt.build_rgt_layout(edge_index, edge_type, n, r)}
     with torch.no_grad():
         return {name: build().pattern.nnz for name, build in builders.items()}
 
