@@ -41,7 +41,8 @@ fixed operators); int64 where SDDMM or per-entry gathers read them too
 call, and ``index_select`` is slower with int32 on the CPU).
 
 **Threads** (the one policy): every kernel uses ``torch.get_num_threads()``
-threads. The products, matmuls and SDDMMs use torch's own intra-op threads.
+threads. The products, matmuls and SDDMMs are single torch calls, on torch's own
+intra-op threads.
 torch's CPU ``index_select``, ``index_add_`` and ``segment_reduce`` run on one
 thread whatever that setting says, and over attention's per-entry tensors
 (13.7 M entries for GAT's 8 heads at MGTAB size) they were the largest part of
