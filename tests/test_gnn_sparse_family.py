@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn, sparse
+from mgbench.baselines import botrgcn, gcn, graphsage, reference, rgcn
+from mgbench.nn import cache, kernels
 from mgbench.datasets import get_split, select_relations
 from mgbench.registry import registered_models
 
@@ -112,29 +113,29 @@ def test_trains_above_majority_on_bot_task(tiny_graph, name):
 
 
 def test_operator_cache_reuses_and_rebuilds(tiny_graph):
-    sparse.clear_operator_cache()
+    cache.clear_cache()
     model = rgcn.RGCN(tiny_graph.x.size(1), 2, 7, hidden_channels=8)
     edge_index, edge_type = tiny_graph.edge_index.clone(), tiny_graph.edge_type.clone()
     model(tiny_graph.x, edge_index, edge_type)
-    assert sparse.operator_cache_info() == (1, 1, 1)  # conv2 reuses conv1's operator
+    assert cache.cache_info() == (1, 1, 1)  # conv2 reuses conv1's operator
     model(tiny_graph.x, edge_index, edge_type)
-    assert sparse.operator_cache_info() == (3, 1, 1)
+    assert cache.cache_info() == (3, 1, 1)
     other = select_relations(tiny_graph, "followers,friends")
     model(tiny_graph.x, other.edge_index, other.edge_type)  # another graph: built once more
-    assert sparse.operator_cache_info() == (4, 2, 2)
+    assert cache.cache_info() == (4, 2, 2)
     edge_type[0] = (edge_type[0] + 1) % 7  # in-place edit: the version counter changes
     model(tiny_graph.x, edge_index, edge_type)
-    assert sparse.operator_cache_info().misses == 3
-    size = sparse.operator_cache_info().size
+    assert cache.cache_info().misses == 3
+    size = cache.cache_info().size
     del edge_index
     gc.collect()
-    assert sparse.operator_cache_info().size < size  # entries die with their graph
+    assert cache.cache_info().size < size  # entries die with their graph
 
 
 def test_operator_matches_dense_definition():
     edge_index = torch.tensor([[0, 1, 1, 2, 2], [1, 0, 2, 1, 1]])  # 2 -> 1 twice
     edge_type = torch.tensor([0, 1, 0, 0, 1])
-    op = sparse.build_mean_operator(edge_index, 4, edge_type, num_relations=3, dtype=torch.float64)
+    op = kernels.build_mean_operator(edge_index, 4, edge_type, num_relations=3, dtype=torch.float64)
     dense = op.matrix.to_dense().view(4, 4, 4).permute(2, 0, 1)  # [slot, node i, neighbour j]
     assert dense[0, 1].tolist() == [0.5, 0, 0.5, 0] and dense[1, 1].tolist() == [0, 0, 1, 0]
     assert dense[2].abs().sum() == 0 and dense[:3, 3].abs().sum() == 0  # empty relation, isolated node

@@ -18,9 +18,9 @@ from torch import Tensor, nn
 from torch.distributions.normal import Normal
 
 from mgbench.datasets.layout import NUM_PROFILE_COLUMNS
+from mgbench.nn import RGCNConv
 from mgbench.registry import Choice, IntRange, LogUniform, Uniform, register_model
 
-from .rgcn import CSRRGCNConv
 
 
 def cv_squared(values: Tensor) -> Tensor:
@@ -165,8 +165,8 @@ class BotMoE(nn.Module):
         self.align = nn.ModuleList(nn.Sequential(nn.Linear(stop - start, align_channels), nn.LeakyReLU())
                                    for start, stop in blocks)
         graph_width = align_channels * len(blocks)
-        self.conv1 = CSRRGCNConv(graph_width, graph_width, num_relations)
-        self.conv2 = CSRRGCNConv(graph_width, graph_width, num_relations)
+        self.conv1 = RGCNConv(graph_width, graph_width, num_relations)
+        self.conv2 = RGCNConv(graph_width, graph_width, num_relations)
         text_width = align_channels * len(text)
         self.graph_moe = MixtureOfExperts(graph_width, graph_width, out_channels, expert_hidden, graph_experts, top_k)
         self.text_moe = MixtureOfExperts(text_width, text_width, out_channels, expert_hidden, text_experts,

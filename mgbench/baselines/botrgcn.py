@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
+from mgbench.nn import RGCNConv
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .init import check_init, initialise
-from .rgcn import CSRRGCNConv
 
 
 def _columns(cols: Sequence[int]) -> slice | Tensor:
@@ -120,8 +120,8 @@ class BotRGCN(nn.Module):
         self.dropout = dropout
         self.encoder = BotRGCNEncoder(in_channels, hidden_channels, feature_blocks, categorical_columns)
         self.input = nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.conv2 = None if shared_graph_layer else CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv1 = RGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv2 = None if shared_graph_layer else RGCNConv(hidden_channels, hidden_channels, num_relations)
         self.output = (nn.Sequential(nn.Linear(hidden_channels, hidden_channels), nn.LeakyReLU())
                        if output_mlp else nn.Identity())
         self.classifier = nn.Linear(hidden_channels, num_classes)

@@ -1,41 +1,11 @@
-"""GCN (Kipf & Welling, ICLR 2017) in the MGTAB baseline frame, computed with cached CSR products."""
+"""GCN (Kipf & Welling, ICLR 2017) in the MGTAB baseline frame, built from :class:`mgbench.nn.GCNConv`."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import zeros
-
+from mgbench.nn import GCNConv
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
-from .sparse import gcn_operator, transform_aggregate
-
-
-class CSRGCNConv(nn.Module):
-    """The function of PyG's ``GCNConv`` (defaults: self loops, symmetric norm, bias).
-
-    ``out = D^-1/2 (A + I) D^-1/2 x W + b``, with the normalised adjacency
-    built once per graph and cached (:func:`.sparse.gcn_operator`). Parameters
-    carry ``GCNConv``'s names, shapes and initialisation (``lin.weight``
-    ``[out, in]``, glorot; ``bias`` zeros), so state dicts load either way.
-    Edges are unweighted, as in the MGTAB scripts.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        self.lin.reset_parameters()
-        zeros(self.bias)
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        op = gcn_operator(edge_index, x.size(0), x.dtype)
-        return transform_aggregate(x, op, self.lin.weight.t(), self.bias)
 
 
 @register_model("gcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
@@ -59,4 +29,4 @@ class GCN(TwoLayerFrame):
                  hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
                  init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRGCNConv(hidden_channels, hidden_channels), inner_activation, init)
+                         lambda: GCNConv(hidden_channels, hidden_channels), inner_activation, init)

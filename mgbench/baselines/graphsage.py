@@ -1,39 +1,11 @@
-"""GraphSAGE-mean (Hamilton et al., NeurIPS 2017) in the MGTAB baseline frame, with cached CSR products."""
+"""GraphSAGE-mean (Hamilton et al., NeurIPS 2017) in the MGTAB baseline frame, built from :class:`mgbench.nn.SAGEConv`."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
-
+from mgbench.nn import SAGEConv
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
-from .sparse import mean_operator, transform_aggregate
-
-
-class CSRSAGEConv(nn.Module):
-    """The function of PyG's ``SAGEConv`` (mean aggregation, root weight, no normalisation).
-
-    ``out_i = W_l mean_{j in N(i)} x_j + b + W_r x_i``: one cached operator with
-    two slots (the neighbour mean and the identity), one matmul with
-    ``[W_l^T | W_r^T]``, one sparse product. Parameters carry ``SAGEConv``'s names, shapes and
-    initialisation (``lin_l`` with bias, ``lin_r`` without).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.lin_l = Linear(in_channels, out_channels, bias=True)
-        self.lin_r = Linear(in_channels, out_channels, bias=False)
-
-    def reset_parameters(self) -> None:
-        self.lin_l.reset_parameters()
-        self.lin_r.reset_parameters()
-
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        op = mean_operator(edge_index, x.size(0), dtype=x.dtype)
-        weight = torch.cat([self.lin_l.weight.t(), self.lin_r.weight.t()], dim=1)
-        return transform_aggregate(x, op, weight, self.lin_l.bias)
 
 
 @register_model("graphsage", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
@@ -57,4 +29,4 @@ class GraphSAGE(TwoLayerFrame):
                  hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
                  init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRSAGEConv(hidden_channels, hidden_channels), inner_activation, init)
+                         lambda: SAGEConv(hidden_channels, hidden_channels), inner_activation, init)

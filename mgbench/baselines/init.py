@@ -8,7 +8,7 @@ and every other module (PyG's own ``Linear`` inside ``GCNConv``, ``SAGEConv``,
 ``GATConv``; ``RGCNConv``'s weights) as built. Against PyTorch's default
 (``a = sqrt(5)``: bound ``1 / sqrt(fan_in)``) that is a weight scale sqrt(6)
 times larger. The HGT, Simple-HGN and RGT scripts use a different rule (biases
-zeroed too): :func:`.attention.kaiming_linear_init`.
+zeroed too): :func:`kaiming_linear_init`.
 """
 
 from __future__ import annotations
@@ -36,3 +36,16 @@ def initialise(model: nn.Module, init: str) -> None:
         for module in model.modules():
             if type(module) is nn.Linear:  # noqa: E721 - exactly as the script: subclasses are not re-initialised
                 nn.init.kaiming_uniform_(module.weight)
+
+
+def kaiming_linear_init(module: nn.Module) -> None:
+    """Re-initialise every ``nn.Linear`` as the MGTAB HGT/RGT/SHGN scripts do.
+
+    ``kaiming_uniform_`` weights (gain sqrt(2), fan in) and zero biases, in place
+    of PyTorch's default; PyG layers (``torch_geometric.nn.Linear``) keep theirs.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.kaiming_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)

@@ -18,7 +18,8 @@ from torch import Tensor, nn
 from mgbench.registry import Choice, IntRange, LogUniform, Uniform, register_model
 
 from .randomness import draw_seed, generator
-from .sparse import OperatorCache, gcn_operator, spmm
+from mgbench.nn.cache import GraphCache, gcn_operator
+from mgbench.nn.kernels import operator_spmm as spmm
 
 
 def smote(features: Tensor, labels: Tensor, neighbours: int = 5,
@@ -103,7 +104,7 @@ class OSGNN(nn.Module):
         self.hidden = nn.Linear(2 * in_channels, hidden_channels)
         self.classifier = nn.Linear(hidden_channels, num_classes)
         self.seed = draw_seed()
-        self._propagated = OperatorCache(maxsize=2)
+        self._propagated = GraphCache(maxsize=2)
         self._synthetic: tuple[tuple, tuple[Tensor, Tensor]] | None = None
         self._features: Tensor | None = None
 

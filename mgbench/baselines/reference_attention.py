@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import GATConv, HGTConv, MessagePassing, TransformerConv
 from torch_geometric.utils import softmax
 
-from .attention import kaiming_linear_init
+from .init import kaiming_linear_init
 from .init import initialise
 
 

@@ -18,8 +18,9 @@ from torch import Tensor, nn
 from mgbench.registry import Choice, IntRange, LogUniform, Uniform, register_model
 
 from .randomness import draw_seed, generator
-from .rgcn import CSRRGCNConv
-from .sparse import OperatorCache, SparseOperator, build_mean_operator
+from mgbench.nn import RGCNConv
+from mgbench.nn.cache import GraphCache
+from mgbench.nn.kernels import SparseOperator, build_mean_operator
 
 
 class BranchLinear(nn.Module):
@@ -92,16 +93,16 @@ class RFGNN(nn.Module):
         width = num_branches * hidden_channels
         self.input_weight = nn.Parameter(torch.empty(in_channels, width).uniform_(-bound, bound))
         self.input_bias = nn.Parameter(torch.empty(width).uniform_(-bound, bound))
-        self.conv1 = nn.ModuleList(CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv1 = nn.ModuleList(RGCNConv(hidden_channels, hidden_channels, num_relations)
                                    for _ in range(num_branches))
-        self.conv2 = nn.ModuleList(CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv2 = nn.ModuleList(RGCNConv(hidden_channels, hidden_channels, num_relations)
                                    for _ in range(num_branches))
         self.classifier = BranchLinear(num_branches, hidden_channels, num_classes)
         keep = (torch.rand(num_branches, in_channels) < feature_keep).float()  # [K, F], from the run's seed
         self.register_buffer("feature_keep_mask", keep.t().repeat_interleave(hidden_channels, dim=1),
                              persistent=False)  # [F, K * hidden]: masks W's rows instead of copying x K times
         self.seeds = [draw_seed() for _ in range(num_branches)]
-        self._operators = OperatorCache(maxsize=num_branches)
+        self._operators = GraphCache(maxsize=num_branches)
         self._bootstraps: dict[tuple, Tensor] = {}
         self._branch_logits: Tensor | None = None
 

@@ -1,51 +1,11 @@
-"""R-GCN (Schlichtkrull et al., ESWC 2018) in the MGTAB baseline frame, with cached per-relation CSR products."""
+"""R-GCN (Schlichtkrull et al., ESWC 2018) in the MGTAB baseline frame, built from :class:`mgbench.nn.RGCNConv`."""
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
-from torch_geometric.nn.inits import glorot, zeros
-
+from mgbench.nn import RGCNConv
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
 from .frame import TwoLayerFrame
-from .sparse import SparseOperator, mean_operator, transform_aggregate
-
-
-class CSRRGCNConv(nn.Module):
-    """The function of PyG's ``RGCNConv`` (mean per relation, root weight, bias, no decomposition).
-
-    ``out_i = x_i W_0 + b + sum_r sum_{j in N_r(i)} x_j W_r / |N_r(i)|``. All
-    relations and the root are slots of one cached operator, so the layer is one
-    ``[N, in] @ [in, (R+1) out]`` matmul and one sparse product, where
-    ``RGCNConv`` runs a Python loop of masked propagations.
-    Parameters carry ``RGCNConv``'s names, shapes and initialisation
-    (``weight`` ``[R, in, out]``, ``root`` ``[in, out]``, glorot; ``bias`` zeros).
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, num_relations: int):
-        super().__init__()
-        self.num_relations = num_relations
-        self.weight = nn.Parameter(torch.empty(num_relations, in_channels, out_channels))
-        self.root = nn.Parameter(torch.empty(in_channels, out_channels))
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        glorot(self.weight)
-        glorot(self.root)
-        zeros(self.bias)
-
-    def forward(self, x: Tensor, edge_index: Tensor, edge_type: Tensor) -> Tensor:
-        return self.aggregate(x, mean_operator(edge_index, x.size(0), edge_type, self.num_relations, x.dtype))
-
-    def aggregate(self, x: Tensor, op: SparseOperator) -> Tensor:
-        """The layer on a given operator (``R + 1`` slots: the relations' means, then the root).
-
-        For models that keep their own operators, e.g. RF-GNN's per-branch edge samples.
-        """
-        weight = torch.cat([self.weight, self.root.unsqueeze(0)]).transpose(0, 1).flatten(1)  # [in, (R+1) out]
-        return transform_aggregate(x, op, weight, self.bias)
 
 
 @register_model("rgcn", kind="gnn", defaults={"hidden_channels": 256, "dropout": 0.3, "inner_activation": False,
@@ -70,5 +30,5 @@ class RGCN(TwoLayerFrame):
                  hidden_channels: int = 256, dropout: float = 0.3, inner_activation: bool = False,
                  init: str = "authors"):
         super().__init__(in_channels, num_classes, hidden_channels, dropout,
-                         lambda: CSRRGCNConv(hidden_channels, hidden_channels, num_relations),
+                         lambda: RGCNConv(hidden_channels, hidden_channels, num_relations),
                          inner_activation, init)

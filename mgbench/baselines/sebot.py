@@ -22,8 +22,8 @@ from mgbench.registry import Choice, IntRange, LogUniform, Uniform, register_mod
 
 from .encoding_tree import EncodingTree, cached_encoding_tree
 from .randomness import draw_seed, generator
-from .rgcn import CSRRGCNConv
-from .sparse import OperatorCache
+from mgbench.nn import RGCNConv
+from mgbench.nn.cache import GraphCache
 
 #: Relations of the tree graph: the users' own (merged, undirected) edges, child -> parent,
 #: parent -> child, and the edges between communities of one level.
@@ -87,17 +87,17 @@ class SEBot(nn.Module):
         self.dropout, self.tree_levels = dropout, tree_levels
         self.contrast_weight, self.temperature, self.contrast_batch = contrast_weight, temperature, contrast_batch
         self.relational_input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.conv1 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
-        self.conv2 = CSRRGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv1 = RGCNConv(hidden_channels, hidden_channels, num_relations)
+        self.conv2 = RGCNConv(hidden_channels, hidden_channels, num_relations)
         self.tree_input = nn.Sequential(nn.Linear(in_channels, hidden_channels), nn.LeakyReLU())
-        self.tree_convs = nn.ModuleList(CSRRGCNConv(hidden_channels, hidden_channels, len(TREE_RELATIONS))
+        self.tree_convs = nn.ModuleList(RGCNConv(hidden_channels, hidden_channels, len(TREE_RELATIONS))
                                         for _ in range(2 * tree_levels + 1))
         self.projection = nn.Sequential(nn.Linear(hidden_channels, projection_channels), nn.LeakyReLU(),
                                         nn.Linear(projection_channels, hidden_channels))
         self.head = nn.Sequential(nn.Linear(2 * hidden_channels, hidden_channels), nn.LeakyReLU())
         self.classifier = nn.Linear(hidden_channels, num_classes)
         self._generator = generator(draw_seed())
-        self._trees = OperatorCache(maxsize=2)
+        self._trees = GraphCache(maxsize=2)
         self._contrast: Tensor | None = None
 
     def tree(self, edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, int]:
