@@ -210,12 +210,12 @@ def test_runs_on_cuda_like_on_cpu(tiny_graph, name):
     torch.testing.assert_close(gx.cpu(), gx_cpu, rtol=RTOL, atol=1e-10)
 
 
-def test_a_dropped_operator_cache_does_not_live_on_in_its_graphs_finalizers():
+def test_a_dropped_graph_cache_does_not_live_on_in_its_graphs_finalizers():
     """A model's own cache (RF-GNN's branch operators) must go with the model while the graph lives on."""
     graph = torch.zeros(3)
-    cache = sparse.OperatorCache()
-    cache.get(("k",), (graph,), lambda: torch.ones(10))
-    entries = weakref.ref(cache._entries)
-    del cache
+    own = cache.GraphCache()
+    own.get(("k",), (graph,), lambda: torch.ones(10))
+    entries = weakref.ref(own._entries)
+    del own
     gc.collect()
     assert entries() is None

@@ -98,7 +98,8 @@ def test_every_baseline_declares_a_space_of_names_it_takes(capsys):
     for spec in registered_models().values():
         space = tuning.check_search_space(spec)  # raises on a key the model does not take
         if spec.kind == "gnn":
-            assert {"lr", "weight_decay", "hidden_channels", "dropout"} <= set(space), spec.name
+            assert {"lr", "weight_decay", "dropout"} <= set(space), spec.name
+            assert {"hidden_channels", "expert_hidden"} & set(space), spec.name  # a hidden size
     assert main(["models", "gat"]) == 0
     out = capsys.readouterr().out
     assert "search space (mgbench tune):\n  lr: log-uniform [0.0001, 0.01]" in out

@@ -116,7 +116,7 @@ def _block(blocks: dict, *names: str) -> tuple[int, int] | None:
     "align_channels": 128, "expert_hidden": 128, "out_channels": 4, "graph_experts": 3, "text_experts": 2,
     "metadata_experts": 3, "top_k": 1, "dropout": 0.3, "balance_weight": 0.01}, search_space={
     "lr": LogUniform(1e-4, 1e-2), "weight_decay": LogUniform(1e-6, 1e-2),
-    "align_channels": Choice([32, 64, 128]), "out_channels": Choice([4, 8, 16]), "graph_experts": IntRange(1, 4),
+    "align_channels": Choice([32, 64, 128]), "expert_hidden": Choice([64, 128, 256]), "out_channels": Choice([4, 8, 16]), "graph_experts": IntRange(1, 4),
     "text_experts": IntRange(1, 4), "metadata_experts": IntRange(1, 4), "top_k": IntRange(1, 2),
     "dropout": Uniform(0.0, 0.6), "balance_weight": LogUniform(1e-3, 1e-1)})
 class BotMoE(nn.Module):
