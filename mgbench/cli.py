@@ -107,7 +107,7 @@ def cmd_info(args) -> None:
         home = f" (see {spec.source.homepage})" if spec.source is not None else ""
         raise ValueError(f"{spec.name} is not under {where}; put its files there{home}, or point --root at them")
     data = ds.load_spec(spec, args.root, **_dataset_options(args))
-    print(f"dataset      {spec.name} ({spec.description})")
+    print(f"dataset      {spec.name}" + (f" ({spec.description})" if spec.description else ""))
     if spec.synthetic:
         print("generated    yes (synthetic data, not a real dataset)")
     elif spec.present is not None:
@@ -117,8 +117,8 @@ def cmd_info(args) -> None:
     if spec.source is not None:
         print(f"licence      {spec.source.license}")
     print(f"nodes        {data.num_nodes:,}")
-    print(f"features     {data.num_features} columns: " +
-          ", ".join(f"{k} [{a}:{b})" for k, (a, b) in data.feature_blocks.items()))
+    print(f"features     {data.num_features} columns" + "".join(
+        f"{': ' if i == 0 else ', '}{k} [{a}:{b})" for i, (k, (a, b)) in enumerate(data.feature_blocks.items())))
     counts = ds.edge_counts(data)
     print(f"edges        {sum(counts.values()):,}")
     single = [t for t in ds.available_tasks(data) if not ds.get_task(t).multilabel]

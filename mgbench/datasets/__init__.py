@@ -153,4 +153,4 @@ def load_spec(spec: DatasetSpec, root: str | os.PathLike | None = None, **option
         raise
     except Exception as err:  # noqa: BLE001 - the user's code: one line, not a traceback
         raise DatasetError(f"dataset {spec.name!r} failed to load: {type(err).__name__}: {err}") from None
-    return check_graph(data, f"dataset {spec.name!r}")
+    return check_graph(data, f"dataset {spec.name!r}", spec.name)

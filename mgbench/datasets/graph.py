@@ -141,12 +141,13 @@ _FORM_KEYS = ("x", "edge_index", "edge_type", "edge_weight", "relation_names", "
               "categorical_columns", "name", "num_nodes")
 
 
-def check_graph(data: object, where: str) -> Data:
+def check_graph(data: object, where: str, name: str = "") -> Data:
     """A user's ``Data`` validated by the same checks as our loaders' graphs (:func:`build_graph`).
 
     Needs ``x``, ``edge_index``, ``edge_type`` and ``relation_names``; labels are
     its ``y_<task>`` attributes; ``edge_weight``, ``feature_blocks`` and
-    ``categorical_columns`` are optional. Anything wrong is one :class:`DatasetError`.
+    ``categorical_columns`` are optional; ``name`` is the graph's name unless it
+    has one. Anything wrong is one :class:`DatasetError`.
     """
     if not isinstance(data, Data):
         raise DatasetError(f"{where}: returned a {type(data).__name__}, not a torch_geometric.data.Data "
@@ -173,7 +174,7 @@ def check_graph(data: object, where: str) -> Data:
     return build_graph(x=data.x, edge_index=data.edge_index, edge_type=data.edge_type, relation_names=relations,
                        labels=labels, feature_blocks=blocks, edge_weight=data.edge_weight if "edge_weight" in keys
                        else None, categorical_columns=data.categorical_columns if "categorical_columns" in keys
-                       else (), name=data.name if "name" in keys else "", source=where, **extra)
+                       else (), name=data.name if "name" in keys and data.name else name, source=where, **extra)
 
 
 def parse_relations(spec: str | Iterable[str | int] | None, available: Sequence[str]) -> list[int]:
