@@ -25,6 +25,31 @@ def user_results() -> Path:
     return Path(os.environ.get("MGBENCH_RESULTS") or default_root() / "results").expanduser()
 
 
+#: Stands in a help string for the registered datasets' names, filled in only when help is shown:
+#: building the parser must not import the data layer (``--version`` answers at once).
+DATASET_NAMES = "<registered datasets>"
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Fills :data:`DATASET_NAMES` in from the registry when a help text is printed."""
+
+    def _get_help_string(self, action):
+        text = super()._get_help_string(action) or ""
+        if DATASET_NAMES in text:
+            from mgbench.registry import registered_datasets
+
+            text = text.replace(DATASET_NAMES, ", ".join(registered_datasets()).replace("%", "%%"))
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of ``mgbench`` and of each sub-command (argparse builds them with the parent's class)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C, with what the interrupted command kept."""
 
@@ -71,18 +96,29 @@ def cmd_download(args) -> None:
 def cmd_info(args) -> None:
     from mgbench import datasets as ds
 
-    if args.name not in ds.DATASETS:
-        raise ValueError(f"unknown dataset {args.name!r}; available: {', '.join(ds.DATASETS)}")
-    if not ds.is_downloaded(args.name, args.root):
-        root = f" --root {shlex.quote(args.root)}" if args.root else ""
-        raise ValueError(f"{args.name} is not downloaded under {args.root or ds.default_root()}; "
-                         f"run `mgbench download {args.name}{root}`")
-    data = ds.load(args.name, root=args.root, **_dataset_options(args))
-    print(f"dataset      {args.name} ({ds.DATASETS[args.name].description})")
-    print("downloaded   yes" if ds.DATASETS[args.name].reader else "generated    yes (embedded default)")
+    if not args.name:
+        return cmd_datasets(args)
+    spec = ds.resolve_dataset(args.name)
+    if not ds.is_downloaded(spec, args.root):
+        where = args.root or ds.default_root()
+        if spec.source is not None and spec.source.url:
+            root = f" --root {shlex.quote(args.root)}" if args.root else ""
+            raise ValueError(f"{spec.name} is not downloaded under {where}; run `mgbench download {spec.name}{root}`")
+        home = f" (see {spec.source.homepage})" if spec.source is not None else ""
+        raise ValueError(f"{spec.name} is not under {where}; put its files there{home}, or point --root at them")
+    data = ds.load_spec(spec, args.root, **_dataset_options(args))
+    print(f"dataset      {spec.name}" + (f" ({spec.description})" if spec.description else ""))
+    if spec.synthetic:
+        print("generated    yes (synthetic data, not a real dataset)")
+    elif spec.present is not None:
+        print(f"present      yes, under {args.root or ds.default_root()}")
+    if ds.dataset_source(spec):
+        print(f"source       {args.name} (sha256 {ds.dataset_source(spec)})")
+    if spec.source is not None:
+        print(f"licence      {spec.source.license}")
     print(f"nodes        {data.num_nodes:,}")
-    print(f"features     {data.num_features} columns: " +
-          ", ".join(f"{k} [{a}:{b})" for k, (a, b) in data.feature_blocks.items()))
+    print(f"features     {data.num_features} columns" + "".join(
+        f"{': ' if i == 0 else ', '}{k} [{a}:{b})" for i, (k, (a, b)) in enumerate(data.feature_blocks.items())))
     counts = ds.edge_counts(data)
     print(f"edges        {sum(counts.values()):,}")
     single = [t for t in ds.available_tasks(data) if not ds.get_task(t).multilabel]
@@ -98,6 +134,21 @@ def cmd_info(args) -> None:
         total = int(labelled.sum())
         balance = ", ".join(f"{lab} {int(c):,} ({100 * int(c) / max(total, 1):.2f} %)" for lab, c in zip(task.labels, per))
         print(f"task {name:<11} labelled {total:,}: {balance}")
+
+
+def cmd_datasets(args) -> None:
+    """The registered datasets and installed entry points: what each is, its tasks, whether it is here."""
+    from mgbench import datasets as ds
+
+    for name, spec in ds.available_datasets().items():
+        if isinstance(spec, Exception):
+            print(f"{name:<20} {'?':<10} (entry point broken: {spec})")
+            continue
+        kind = ("generated" if spec.synthetic else "download" if spec.source is not None and spec.source.url
+                else "local" if spec.present is not None else "function")
+        here = "" if spec.present is None else "  [present]" if ds.is_downloaded(spec, args.root) else "  [absent]"
+        tasks = ",".join(spec.tasks) if spec.tasks is not None else "(from the data)"
+        print(f"{name:<20} {kind:<10} {tasks:<30} {spec.description}{here}")
 
 
 def cmd_splits(args) -> None:
@@ -301,28 +352,36 @@ def cmd_leaderboard(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from mgbench import __version__
 
-    parser = argparse.ArgumentParser(prog="mgbench", description=__doc__)
+    parser = _Parser(prog="mgbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mgbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def data_args(p, name=True):
+    dataset_help = f"{DATASET_NAMES}; or path/to/file.py:function, module:function, an mgbench.datasets entry point"
+
+    def data_args(p, name=True, optional=False):
         if name:
-            p.add_argument("name", help="dataset name (mgtab, mgtab-large, cresci-15, mgtab-synthetic, ...)")
+            p.add_argument("name", nargs="?" if optional else None, help=f"dataset: {dataset_help}")
         p.add_argument("--root", help="data folder (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
-        p.add_argument("--scale", help="mgtab-synthetic size: tiny, small, full (default), large")
+        p.add_argument("--scale", help="the dataset option scale, for a generated dataset that takes one "
+                                       "(the MGTAB twin: tiny, small, full (default), large)")
         p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
-                       help="mgtab-synthetic option, e.g. num_nodes=2000, feature_signal=0.5")
+                       help="a dataset option (a keyword argument of its loader), e.g. num_nodes=2000")
 
     p = sub.add_parser("download", help="download, verify and extract an official dataset")
-    p.add_argument("name")
+    p.add_argument("name", help="a dataset with a download source (`mgbench datasets` marks them)")
     p.add_argument("--root", help="data folder (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
     p.add_argument("--force", action="store_true", help="download again even if present")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_download)
 
-    p = sub.add_parser("info", help="what a dataset holds: nodes, edges, blocks, balance, homophily")
-    data_args(p)
+    p = sub.add_parser("info", help="what a dataset holds: nodes, edges, blocks, balance, homophily "
+                                    "(no name: the list of datasets)")
+    data_args(p, optional=True)
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("datasets", help="list the registered datasets and installed entry points")
+    p.add_argument("--root", help="data folder (default: $MGBENCH_ROOT or ~/.cache/mgbench)")
+    p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("splits", help="write the MGTAB-protocol split indices as CSV files")
     data_args(p)
@@ -337,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run models under the standard protocol and store one record per run")
     p.add_argument("--suite", help="a suite file or a shipped suite name (quick, mgtab, losses)")
-    p.add_argument("--dataset", help="dataset name; with --suite, replaces the suite's datasets")
+    p.add_argument("--dataset", help=f"dataset: {dataset_help}; with --suite, replaces the suite's datasets")
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point; "
                                    "with --suite, a comma list of the suite's models to run")
@@ -375,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("evaluate", help="score a prediction file from your own training loop; store its record")
-    p.add_argument("--dataset", required=True, help="dataset name")
+    p.add_argument("--dataset", required=True, help=f"dataset: {dataset_help}")
     p.add_argument("--task", required=True, help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--seed", type=int, required=True, help="the seed whose split the model was trained on")
     p.add_argument("--predictions", required=True, metavar="FILE",

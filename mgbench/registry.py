@@ -1,10 +1,12 @@
-"""The model registry: one public API for baselines and users' models alike.
+"""The registries of models and datasets: one public API for ours and users' alike.
 
 A leaf module (it imports nothing else of mgbench) so that ``mgbench.baselines``
-can register its models without importing the benchmark layer above it.
+and ``mgbench.datasets`` can register theirs without importing the benchmark
+layer above them, and the runner, the CLI and the leaderboard read every fact
+about a dataset here instead of testing its name.
 
-Contracts
----------
+Model contracts
+---------------
 - ``kind="gnn"``: a ``torch.nn.Module`` class built as
   ``Model(in_channels, num_classes, num_relations, **hyperparameters)`` whose
   ``forward(x, edge_index, edge_type)`` returns logits ``[N, num_classes]``.
@@ -28,6 +30,12 @@ Choice([64, 128, 256])})`` declares what ``mgbench tune`` may vary: the model's
 hyperparameters, and for GNNs the training settings ``lr`` and ``weight_decay``
 (the keys are checked against the model when a study starts). The dimension
 classes are plain data; ``mgbench.benchmark.tuning`` turns them into Optuna's.
+
+Dataset contract
+----------------
+A dataset is a function returning a PyG ``Data`` in the form of
+:func:`mgbench.datasets.build_graph`, called with the dataset's options as
+keyword arguments (and ``root=``, the data folder, when it names ``root``).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Union
 
 KINDS = ("gnn", "features")
@@ -211,3 +220,132 @@ def registered_models() -> dict[str, ModelSpec]:
     import mgbench.baselines  # noqa: F401  (registers the baselines)
 
     return dict(sorted(_REGISTRY.items()))
+
+
+# --------------------------------------------------------------------------- datasets
+
+#: The attribute under which :func:`register_dataset` leaves a function's :class:`DatasetSpec`.
+DATASET_SPEC_ATTRIBUTE = "__mgbench_dataset__"
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a dataset comes from and on what terms.
+
+    ``url`` is ``None`` for data mgbench cannot download (obtained from its
+    authors); ``marker`` is a file whose presence means the data is there.
+    ``sha256``/``size`` stay ``None`` until a maintainer has checked the archive
+    (the first verified download records them: trust on first use).
+    """
+
+    homepage: str
+    license: str
+    citation: str
+    url: str | None = None
+    filename: str | None = None       # the archive's name
+    marker: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Everything the suite knows about a dataset, stated once.
+
+    ``relations`` and ``tasks`` are ``None`` where only the loaded data can say
+    (a user's dataset; a raw layout whose edge file names its relations).
+    ``present(root)`` says whether the data is under ``root`` (``None``: always,
+    e.g. generated data or a user's function). ``recorded_defaults`` maps an
+    option to ``(default for new runs, meaning when a stored record lacks it)``,
+    see :meth:`record_options`.
+    """
+
+    name: str
+    loader: Callable[..., Any]
+    relations: tuple[str, ...] | None = None
+    tasks: tuple[str, ...] | None = None
+    synthetic: bool = False
+    source: DatasetSource | None = None
+    present: Callable[[Path], bool] | None = None
+    recorded_defaults: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def accepted(self) -> set[str] | None:
+        """Option names the loader takes; ``None`` if it takes ``**options``."""
+        params = inspect.signature(self.loader).parameters
+        if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            return None
+        return {n for n in params if n != "root"}
+
+    @property
+    def takes_root(self) -> bool:
+        return "root" in inspect.signature(self.loader).parameters
+
+    def record_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a run's definition records: ``options`` plus each recorded default the user
+        did not give, minus any option given its "absent" meaning (an old record lacks it and
+        means just that, so the run keeps the old record's id).
+
+        Why: a later change of a default must never silently change what an
+        old record means. A dataset without recorded defaults records exactly
+        what was given, so the ids of existing records do not move.
+        """
+        out = dict(options)
+        for key, (default, absent) in self.recorded_defaults.items():
+            out.setdefault(key, default)
+            if out[key] == absent and type(out[key]) is type(absent):
+                del out[key]
+        return dict(sorted(out.items()))
+
+    def loading_options(self, recorded: Mapping[str, Any]) -> dict[str, Any]:
+        """The options that rebuild a stored definition's data: an absent recorded option takes
+        the meaning the dataset declares for its absence, not today's default."""
+        return {**{k: absent for k, (_, absent) in self.recorded_defaults.items()}, **recorded}
+
+
+_DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(name: str, *, relations: tuple[str, ...] | list[str] | None = None,
+                     tasks: tuple[str, ...] | list[str] | None = None, synthetic: bool = False,
+                     source: DatasetSource | None = None, present: Callable[[Path], bool] | None = None,
+                     recorded_defaults: Mapping[str, tuple[Any, Any]] | None = None, description: str = "",
+                     replace: bool = False):
+    """Register a dataset's loader under ``name``; usable as a decorator.
+
+    >>> @register_dataset("my-graph", relations=("followers", "friends"), tasks=("bot",))
+    ... def load_my_graph(num_nodes: int = 1000) -> Data: ...
+    """
+    for key, pair in (recorded_defaults or {}).items():
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"recorded_defaults[{key!r}] must be (default for new runs, meaning when absent), "
+                             f"got {pair!r}")
+
+    def decorator(loader):
+        if name in _DATASETS and not replace and _DATASETS[name].loader is not loader:
+            raise ValueError(f"dataset {name!r} is already registered")
+        doc = description or (inspect.getdoc(loader) or "").split("\n")[0]
+        spec = DatasetSpec(name, loader, tuple(relations) if relations is not None else None,
+                           tuple(tasks) if tasks is not None else None, synthetic, source, present,
+                           dict(recorded_defaults or {}), doc)
+        _DATASETS[name] = spec
+        try:  # kept on the function too, so that its registration applies however it is found
+            setattr(loader, DATASET_SPEC_ATTRIBUTE, spec)
+        except (AttributeError, TypeError):
+            pass
+        return loader
+
+    return decorator
+
+
+def dataset_registration_of(loader: Any) -> DatasetSpec | None:
+    """The spec ``loader`` was registered with, if any."""
+    return vars(loader).get(DATASET_SPEC_ATTRIBUTE) if hasattr(loader, "__dict__") else None
+
+
+def registered_datasets() -> dict[str, DatasetSpec]:
+    """All registered datasets by name (ours are registered on first use)."""
+    import mgbench.datasets  # noqa: F401  (registers ours)
+
+    return dict(sorted(_DATASETS.items()))

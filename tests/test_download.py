@@ -19,7 +19,7 @@ import torch
 
 import mgbench.datasets.download as dl
 from mgbench.datasets import DatasetError, is_downloaded, load
-from mgbench.datasets.sources import SOURCES
+from mgbench.registry import registered_datasets
 from mgbench.datasets.synthetic import SyntheticConfig, generate, write
 
 MAX_REQUESTS = 30  # every test makes a handful; more means a retry loop
@@ -120,7 +120,7 @@ def server(mgtab_zip):
 
 
 def _source(server: Server, **changes):
-    return dataclasses.replace(SOURCES["mgtab"], url=server.url, **changes)
+    return dataclasses.replace(registered_datasets()["mgtab"].source, url=server.url, **changes)
 
 
 def _assert_nothing_complete(root: Path) -> None:
@@ -197,7 +197,7 @@ def test_an_unreachable_server_says_nothing_was_received(tmp_path):
     with socket.socket() as probe:  # a port on this machine that nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    source = dataclasses.replace(SOURCES["mgtab"], url=f"http://127.0.0.1:{port}/MGTAB.zip")
+    source = dataclasses.replace(registered_datasets()["mgtab"].source, url=f"http://127.0.0.1:{port}/MGTAB.zip")
     with pytest.raises(DatasetError, match="nothing was received") as err:
         dl.download("mgtab", tmp_path, source=source, progress=False)
     assert "kept" not in str(err.value) and "force" not in str(err.value)
@@ -310,7 +310,7 @@ def test_google_drive_urls_go_through_gdown(tmp_path, monkeypatch, mgtab_zip):
 
     monkeypatch.setattr(dl.gdown, "download", fake_gdown)
     dl.download("mgtab", tmp_path, progress=False)
-    assert calls == [(SOURCES["mgtab"].url, {"quiet": True, "resume": True, "timeout": dl.TIMEOUT})]
+    assert calls == [(registered_datasets()["mgtab"].source.url, {"quiet": True, "resume": True, "timeout": dl.TIMEOUT})]
     assert load("mgtab", root=tmp_path).num_nodes == 200
 
     def failing_gdown(url, output, **kwargs):

@@ -25,7 +25,7 @@ import pytest
 import mgbench.datasets.archive as archive
 import mgbench.datasets.download as dl
 from mgbench.datasets import DatasetError, is_downloaded, load
-from mgbench.datasets.sources import SOURCES
+from mgbench.registry import DatasetSource, registered_datasets
 from mgbench.datasets.synthetic import SyntheticConfig, write
 
 
@@ -64,11 +64,11 @@ def _zip(files: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> byte
     return buf.getvalue()
 
 
-def _place(root: Path, filename: str, body: bytes, name: str = "mgtab") -> dl.Source:
+def _place(root: Path, filename: str, body: bytes, name: str = "mgtab") -> DatasetSource:
     """Put ``body`` where a finished transfer of ``filename`` would be; the source to download it with."""
     (root / name).mkdir(parents=True, exist_ok=True)
     (root / name / filename).write_bytes(body)
-    return dataclasses.replace(SOURCES["mgtab"], url="http://127.0.0.1:9/unused", filename=filename)
+    return dataclasses.replace(registered_datasets()["mgtab"].source, url="http://127.0.0.1:9/unused", filename=filename)
 
 
 def _refused(root: Path, filename: str, body: bytes, match: str) -> None:

@@ -148,11 +148,11 @@ def evaluate_file(path: str | Path, *, dataset: str, task: str, seed: int, name:
 
     name = _check_name(name)
     dataset_options = dict(dataset_options or {})
-    if dataset not in ds.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; available: {', '.join(ds.DATASETS)}")
+    spec = ds.resolve_dataset(dataset)
     task_name = ds.get_task(task).name
     check_features(RunSpec(dataset=dataset, task=task_name, model=name, features=features), DataCache(root))
-    data = ds.load(dataset, root=root, **dataset_options)
+    dataset_options = spec.record_options(dataset_options)  # recorded defaults written in, as for a run
+    data = ds.load_spec(spec, root, **spec.loading_options(dataset_options))
     relation_names = list(data.relation_names)
     relations = [relation_names[i] for i in ds.parse_relations(relations, relation_names)]
     evaluator = Evaluator(data, task_name, seed)
@@ -160,9 +160,11 @@ def evaluate_file(path: str | Path, *, dataset: str, task: str, seed: int, name:
     metrics = {"test": evaluator.score(predictions, "test")}
     if evaluator.covers(predictions, "val"):
         metrics["val"] = evaluator.score(predictions, "val")
-    definition = external_definition(dataset=dataset, dataset_options=dataset_options, task=task_name,
+    definition = external_definition(dataset=spec.name, dataset_options=dataset_options, task=task_name,
                                      relations=relations, features=features, seed=seed, name=name,
                                      digest=digest, kind=predictions.kind)
+    if ds.dataset_source(spec):  # a user's dataset: its code is part of the record, as for a run
+        definition["dataset_source"] = ds.dataset_source(spec)
     return {
         "schema": SCHEMA, "run_id": run_id(definition), "definition": definition, "metrics": metrics,
         "best_epoch": None, "epochs_run": None, "train_time_s": None, "peak_memory_mb": None,

@@ -3,18 +3,14 @@ and checking its hyperparameters before anything is trained."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
 import inspect
 import math
-import sys
-from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from mgbench import references
+from mgbench.references import entry_points_of, load_reference
 from mgbench.registry import ModelSpec, registered_models, registration_of
 
 ENTRY_POINT_GROUP = "mgbench.models"
@@ -48,28 +44,8 @@ def _spec_for(name: str, obj: Any) -> ModelSpec:
     return ModelSpec(name, kind, obj, defaults, (inspect.getdoc(obj) or "").split("\n")[0])
 
 
-def _import_file(path: Path):
-    """Import a user's file once per process: a second import would re-run its ``register_model``
-    calls with new classes, which the registry refuses as a second model of the same name."""
-    path = path.resolve()
-    module_name = f"mgbench_user_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:12]}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ModelError(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[module_name]  # a failed import is not cached
-        raise
-    return module
-
-
 def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return entry_points_of(ENTRY_POINT_GROUP)
 
 
 def _load_entry_point(name: str, ep) -> ModelSpec:
@@ -92,11 +68,6 @@ def available_models() -> dict[str, ModelSpec | ModelError]:
     return dict(sorted(out.items()))
 
 
-def _reference_name(where: str, attr: str, is_file: bool) -> str:
-    """How a record names an unregistered model: ``file.py:Class`` (no folder) or ``module:Class``."""
-    return f"{Path(where).name}:{attr}" if is_file else f"{where}:{attr}"
-
-
 def resolve_model(ref: str) -> ModelSpec:
     """The :class:`ModelSpec` for a registered name, ``module:Class``, ``file.py:Class``
     or an installed package's ``mgbench.models`` entry point.
@@ -114,40 +85,13 @@ def resolve_model(ref: str) -> ModelSpec:
     if ":" not in ref:
         raise ModelError(f"unknown model {ref!r}; registered: {', '.join(models)}; "
                          "or give module:Class, path/to/file.py:Class, or an mgbench.models entry point")
-    where, _, attr = ref.rpartition(":")
-    is_file = where.endswith(".py") or "/" in where or "\\" in where
-    try:
-        if is_file:
-            path = Path(where).expanduser()
-            if not path.is_file():
-                raise ModelError(f"model file {where} does not exist")
-            module = _import_file(path)
-        else:
-            module = importlib.import_module(where)
-    except ModelError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise ModelError(f"could not import {where!r}: {type(err).__name__}: {err}") from None
-    if not hasattr(module, attr):
-        raise ModelError(f"{where} has no attribute {attr!r}")
-    return _spec_for(_reference_name(where, attr, is_file), getattr(module, attr))
+    factory, name = load_reference(ref, ModelError, "model")
+    return _spec_for(name, factory)
 
 
 def source_digest(spec: ModelSpec) -> str | None:
-    """SHA-256 (16 hex digits) of the file that defines a user's model; ``None`` for ours.
-
-    Why: a run's identity must change when the model's code does, and must not
-    depend on where the file lies or how its path was spelled. mgbench's own
-    models are identified by their registered name and the package version.
-    """
-    module = sys.modules.get(getattr(spec.factory, "__module__", ""), None)
-    if module is None or module.__name__.split(".")[0] == "mgbench":
-        return None
-    try:
-        source = Path(inspect.getsourcefile(spec.factory) or module.__file__ or "").read_bytes()
-    except (OSError, TypeError):
-        return None
-    return hashlib.sha256(source).hexdigest()[:16]
+    """The hash of a user's model's source file (see :func:`mgbench.references.source_digest`); ``None`` for ours."""
+    return references.source_digest(spec.factory)
 
 
 def coerce_setting(owner: str, key: str, value: Any, default: Any, annotation: Any = None) -> Any:

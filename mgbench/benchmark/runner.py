@@ -19,7 +19,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from mgbench import datasets as ds
-from mgbench.registry import ModelSpec, registered_models
+from mgbench.registry import DatasetSpec, ModelSpec, registered_models
 
 from . import distributed
 from . import environment as env
@@ -61,6 +61,7 @@ class PreparedRun:
     definition: dict
     model_spec: ModelSpec
     relation_ids: list[int]
+    dataset_spec: DatasetSpec | None = None  # None: the registered dataset the definition names
 
 
 FEATURE_OPTIONS = ("text_encoder", "image_encoder", "pooling", "profile_scaling", "image_grid")
@@ -74,19 +75,26 @@ class DataCache:
         self.progress = progress
         self._graphs: dict[str, Data] = {}
 
-    def graph(self, name: str, options: dict, features: str = "default", feature_options: dict | None = None) -> Data:
-        key = f"{name}:{sorted(options.items())}:{features}:{sorted((feature_options or {}).items())}"
+    def graph(self, dataset: str | DatasetSpec, options: dict, features: str = "default",
+              feature_options: dict | None = None) -> Data:
+        """The graph of ``dataset`` with the options a run's definition records (an absent
+        recorded option means what the dataset declares for its absence, see
+        :meth:`~mgbench.registry.DatasetSpec.loading_options`)."""
+        spec = dataset if isinstance(dataset, DatasetSpec) else ds.resolve_dataset(dataset)
+        options = spec.loading_options(options)
+        loader = f"{getattr(spec.loader, '__module__', '')}.{getattr(spec.loader, '__qualname__', '')}"
+        key = f"{spec.name}:{loader}:{sorted(options.items())}:{features}:{sorted((feature_options or {}).items())}"
         if key not in self._graphs:
             if features == "default":
-                what = name + "".join(f" {k}={v}" for k, v in sorted(options.items()))
+                what = spec.name + "".join(f" {k}={v}" for k, v in sorted(options.items()))
                 self._say(f"loading {what} ...")
                 start = time.perf_counter()
-                self._graphs[key] = ds.load(name, root=self.root, **options)
+                self._graphs[key] = ds.load_spec(spec, root=self.root, **options)
                 self._say(f"loaded {what} in {time.perf_counter() - start:.1f} s")
             else:
                 from mgbench.features import build_features
 
-                base = self.graph(name, options)
+                base = self.graph(spec, options)
                 cache_dir = Path(self.root or ds.default_root()) / "features"
                 self._graphs[key] = build_features(base, features, cache=cache_dir, progress=self.progress,
                                                    **(feature_options or {}))
@@ -97,10 +105,11 @@ class DataCache:
             tqdm.write(f"mgbench: {message}", file=sys.stderr)
 
 
-def relation_names_of(name: str, options: dict, cache: DataCache) -> list[str]:
-    if name.startswith("mgtab"):
-        return list(ds.MGTAB_RELATIONS)
-    return list(cache.graph(name, options).relation_names)
+def relation_names_of(dataset: DatasetSpec, options: dict, cache: DataCache) -> list[str]:
+    """The dataset's relations as its registration states them, else as its loaded graph has them."""
+    if dataset.relations is not None:
+        return list(dataset.relations)
+    return list(cache.graph(dataset, options).relation_names)
 
 
 def check_features(spec: RunSpec, cache: DataCache) -> dict:
@@ -119,23 +128,25 @@ def check_features(spec: RunSpec, cache: DataCache) -> dict:
     return dict(sorted(spec.feature_options.items()))
 
 
-def _blocks_after_recipe(spec: RunSpec, cache: DataCache) -> list[str]:
+def _blocks_after_recipe(spec: RunSpec, dataset: DatasetSpec, options: dict, cache: DataCache) -> list[str]:
     """Names of the feature blocks a run's model will see (recipes make ``text`` / ``image``)."""
     recipe_blocks = {"profile": ["profile"], "profile+text": ["profile", "text"], "fused": ["profile", "text"],
                      "profile+text+image": ["profile", "text", "image"]}
     if spec.features in recipe_blocks:
         return recipe_blocks[spec.features]
-    return list(cache.graph(spec.dataset, spec.dataset_options).feature_blocks)
+    return list(cache.graph(dataset, options).feature_blocks)
 
 
 def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     """Validate ``spec`` and build its canonical definition (no training)."""
-    if spec.dataset not in ds.DATASETS:
-        raise ValueError(f"unknown dataset {spec.dataset!r}; available: {', '.join(ds.DATASETS)}")
+    dataset = ds.resolve_dataset(spec.dataset)
     task = ds.get_task(spec.task)
+    if dataset.tasks is not None and task.name not in dataset.tasks:
+        raise ValueError(f"dataset {dataset.name!r} has no task {task.name!r}; its tasks: {', '.join(dataset.tasks)}")
     if spec.protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {spec.protocol!r}; available: {', '.join(PROTOCOLS)}")
-    rel_names = relation_names_of(spec.dataset, spec.dataset_options, cache)
+    dataset_options = dataset.record_options(spec.dataset_options)  # recorded defaults written in
+    rel_names = relation_names_of(dataset, dataset_options, cache)
     feature_options = check_features(spec, cache)
     rel_ids = ds.parse_relations(spec.relations, rel_names)
     model_spec = resolve_model(spec.model)
@@ -154,7 +165,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     if spec.aux_loss:
         if model_spec.kind != "gnn":
             raise ValueError(f"auxiliary losses need a GNN; {spec.model!r} is a feature model")
-        check_aux(spec.aux_loss, spec.aux_settings, _blocks_after_recipe(spec, cache))
+        check_aux(spec.aux_loss, spec.aux_settings, _blocks_after_recipe(spec, dataset, dataset_options, cache))
     sampling: dict[str, Any] = {}  # like training settings, sampling applies to GNNs only
     if spec.sampling and model_spec.kind == "gnn":
         if spec.aux_loss or spec.features == "fused":
@@ -168,7 +179,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     # name is its own identity.
     source = None if spec.model in registered_models() else source_digest(model_spec)
     definition = {
-        "dataset": spec.dataset, "dataset_options": dict(sorted(spec.dataset_options.items())),
+        "dataset": dataset.name, "dataset_options": dataset_options,
         "task": task.name, "relations": [rel_names[i] for i in rel_ids], "features": spec.features,
         "feature_options": feature_options,
         "model": model_spec.name, "model_kind": model_spec.kind, "hyperparameters": hyper, "training": training,
@@ -182,7 +193,10 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
         definition["model_source"] = source
     if spec.tuning:  # likewise: untuned runs keep their run ids
         definition["tuning"] = dict(sorted(spec.tuning.items()))
-    return PreparedRun(definition, model_spec, rel_ids)
+    data_source = ds.dataset_source(dataset)
+    if data_source:  # a user's dataset, likewise
+        definition["dataset_source"] = data_source
+    return PreparedRun(definition, model_spec, rel_ids, dataset)
 
 
 @dataclass
@@ -198,8 +212,8 @@ class RunData:
 def run_data(run: PreparedRun, cache: DataCache) -> RunData:
     d = run.definition
     task = ds.get_task(d["task"])
-    graph = ds.select_relations(cache.graph(d["dataset"], d["dataset_options"], d["features"], d["feature_options"]),
-                                run.relation_ids)
+    graph = ds.select_relations(cache.graph(run.dataset_spec or d["dataset"], d["dataset_options"], d["features"],
+                                            d["feature_options"]), run.relation_ids)
     y, _ = ds.task_labels(graph, task)
     return RunData(graph, task, y, ds.get_split(graph, task, d["seed"]))
 

@@ -7,33 +7,34 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from torch_geometric.data import Data
 
-from .cache import load_processed
+from mgbench.references import entry_points_of, is_reference, load_reference, source_digest
+from mgbench.registry import (DatasetSource, DatasetSpec, dataset_registration_of, register_dataset,
+                              registered_datasets)
+
+from . import catalog  # noqa: F401  (registers our datasets)
+from .catalog import SCALES, synthetic_config
 from .errors import DatasetError
-from .graph import (DEFAULT_RELATIONS, MGTAB_RELATIONS, build_graph, edge_counts, edge_homophily,
+from .graph import (DEFAULT_RELATIONS, MGTAB_RELATIONS, build_graph, check_graph, edge_counts, edge_homophily,
                     parse_relations, select_relations, to_hetero)
-from .layout import find_folder, read_cresci15, read_mgtab, read_mgtab_large
-from .sources import SOURCES, Source
 from .splits import Split, get_split, mgtab_split, parse_seeds
-from .synthetic import MGTAB_NUM_NODES, SyntheticConfig, write as write_synthetic
+from .synthetic import SyntheticConfig
 from .tasks import TASKS, Task, available_tasks, get_task, task_labels
-from .synthetic_raw import open_twibot22_synthetic
-from .twibot import open_twibot20, open_twibot22, read_twibot20, read_twibot22
 
 __all__ = [
-    "DATASETS", "DEFAULT_RELATIONS", "DatasetError", "MGTAB_RELATIONS", "SOURCES", "Source", "Split",
-    "SyntheticConfig", "TASKS", "Task", "available_tasks", "build_graph", "default_root", "edge_counts",
-    "edge_homophily", "get_split", "get_task", "is_downloaded", "load", "mgtab_split", "parse_relations",
-    "parse_seeds", "select_relations", "task_labels", "to_hetero",
+    "DEFAULT_RELATIONS", "DatasetError", "DatasetSource", "DatasetSpec", "MGTAB_RELATIONS", "SCALES", "Split",
+    "SyntheticConfig", "TASKS", "Task", "available_datasets", "available_tasks", "build_graph", "check_graph",
+    "default_root", "edge_counts", "edge_homophily", "get_split", "get_task", "is_downloaded", "load",
+    "load_spec", "mgtab_split", "parse_relations", "parse_seeds", "register_dataset", "registered_datasets",
+    "resolve_dataset", "select_relations", "synthetic_config", "task_labels", "to_hetero",
 ]
 
-#: ``--scale`` presets of the synthetic twin (nodes).
-SCALES = {"tiny": 300, "small": 2_000, "full": MGTAB_NUM_NODES}
+#: The entry-point group through which an installed package offers datasets.
+ENTRY_POINT_GROUP = "mgbench.datasets"
 
 
 def default_root() -> Path:
@@ -41,95 +42,115 @@ def default_root() -> Path:
     return Path(os.environ.get("MGBENCH_ROOT", Path.home() / ".cache" / "mgbench")).expanduser()
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    description: str
-    reader: Callable[[Path, str], Data] | None     # None: generated, not read
-    marker: str | None
-    opener: Callable[..., Data] | None = None      # finds, reads and caches raw data itself: (base, name, **options)
+def _spec_for(name: str, obj: Any) -> DatasetSpec:
+    """The spec of a function found by reference: its own registration if it has one, else one
+    that knows only its loader (relations and tasks are read from the data it returns)."""
+    if isinstance(obj, DatasetSpec):
+        return obj
+    registered = dataset_registration_of(obj)
+    if registered is not None:
+        return registered
+    if not callable(obj):
+        raise DatasetError(f"dataset {name!r}: {obj!r} is not a function (it must return a torch_geometric "
+                           "Data; see mgbench.datasets.build_graph)")
+    doc = getattr(obj, "__doc__", None) or ""
+    return DatasetSpec(name, obj, description=doc.strip().split("\n")[0])
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    "mgtab-synthetic": DatasetSpec(
-        "mgtab-synthetic", "embedded default: seeded twin of MGTAB (generated, no download)", None, None),
-    "mgtab": DatasetSpec("mgtab", "MGTAB: 10,199 labelled users, 7 relations, stance + bot",
-                         read_mgtab, "features.pt"),
-    "mgtab-large": DatasetSpec("mgtab-large", "MGTAB-large: 410,199 users (10,199 labelled), ~98 M edges",
-                               read_mgtab_large, "large_features.pt"),
-    "cresci-15": DatasetSpec("cresci-15", "Cresci-15 (standardised graph version), bot detection",
-                             read_cresci15, "cat_properties_tensor.pt"),
-    "twibot20": DatasetSpec("twibot20", "TwiBot-20 raw JSON (train/dev/test[/support].json, or one list such as "
-                            "the 100-user sample): bot + domain, tweets, image URLs", read_twibot20, "train.json",
-                            opener=open_twibot20),
-    "twibot22": DatasetSpec("twibot22", "TwiBot-22 raw layout (node.json or user.json, edge.csv, label.csv, "
-                            "split.csv): bot, tweets, image URLs", read_twibot22, "label.csv",
-                            opener=open_twibot22),
-    "twibot22-synthetic": DatasetSpec("twibot22-synthetic", "generated raw TwiBot-22 layout with tweets and PNG "
-                                      "profile images (planted text/image signal)", None, None,
-                                      opener=open_twibot22_synthetic),
-}
-
-
-def _check_name(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
-def is_downloaded(name: str, root: str | os.PathLike | None = None) -> bool:
-    spec = _check_name(name)
-    if spec.marker is None:
-        return True
+def _load_entry_point(name: str, ep) -> DatasetSpec:
     try:
-        find_folder(Path(root) if root else default_root(), spec.marker, name)
-        return True
+        return _spec_for(name, ep.load())
     except DatasetError:
-        return False
+        raise
+    except Exception as err:  # noqa: BLE001 - any import failure is the user's to see
+        raise DatasetError(f"entry point {name!r} ({ep.value}) failed to load: {type(err).__name__}: {err}") from None
 
 
-def synthetic_config(scale: str | None = None, **options) -> SyntheticConfig:
-    """Build a :class:`SyntheticConfig` from ``scale`` (tiny/small/full/large) and options."""
-    if scale is not None:
-        if scale == "large":
-            options.setdefault("large", True)
-        elif scale in SCALES:
-            options.setdefault("num_nodes", SCALES[scale])
-        else:
-            raise ValueError(f"unknown scale {scale!r}; available: {', '.join([*SCALES, 'large'])}")
-    unknown = set(options) - set(SyntheticConfig.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown mgtab-synthetic option(s) {sorted(unknown)}; "
-                         f"available: {', '.join(SyntheticConfig.__dataclass_fields__)}, scale")
-    return SyntheticConfig(**options)
+def available_datasets() -> dict[str, DatasetSpec | DatasetError]:
+    """Every dataset a name finds: the registered ones and the installed ``mgbench.datasets``
+    entry points (a broken entry point maps to the error that says why)."""
+    out: dict[str, DatasetSpec | DatasetError] = dict(registered_datasets())
+    for name, ep in entry_points_of(ENTRY_POINT_GROUP).items():
+        if name not in out:
+            try:
+                out[name] = _load_entry_point(name, ep)
+            except DatasetError as err:
+                out[name] = err
+    return dict(sorted(out.items()))
+
+
+def resolve_dataset(ref: str) -> DatasetSpec:
+    """The :class:`DatasetSpec` for a registered name, an installed package's
+    ``mgbench.datasets`` entry point, ``module:function`` or ``path/file.py:function``.
+
+    A function registered with :func:`register_dataset` keeps its registration
+    however it is found; an unregistered one is named ``file.py:function``
+    (without its folder) or ``module:function``.
+    """
+    datasets = registered_datasets()
+    if ref in datasets:
+        return datasets[ref]
+    eps = entry_points_of(ENTRY_POINT_GROUP)
+    if ref in eps:
+        return _load_entry_point(ref, eps[ref])
+    if not is_reference(ref):
+        raise DatasetError(f"unknown dataset {ref!r}; available: {', '.join(datasets)}; or give "
+                           f"path/to/file.py:function, module:function or an {ENTRY_POINT_GROUP} entry point")
+    loader, name = load_reference(ref, DatasetError, "dataset")
+    return _spec_for(name, loader)
+
+
+def is_ours(spec: DatasetSpec) -> bool:
+    """Whether mgbench itself defines the dataset's loader (a user's is hashed and checked)."""
+    return (getattr(spec.loader, "__module__", "") or "").split(".")[0] == "mgbench"
+
+
+def dataset_source(spec: DatasetSpec) -> str | None:
+    """The hash of a user's dataset's source file; ``None`` for ours. A run records it, so that
+    editing the dataset's code makes a new run."""
+    return None if is_ours(spec) else source_digest(spec.loader)
+
+
+def is_downloaded(name: str | DatasetSpec, root: str | os.PathLike | None = None) -> bool:
+    """Whether the dataset's data is under ``root`` (always, for generated data and users' functions)."""
+    spec = name if isinstance(name, DatasetSpec) else resolve_dataset(name)
+    if spec.present is None:
+        return True
+    return spec.present(Path(root).expanduser() if root else default_root())
 
 
 def load(name: str, root: str | os.PathLike | None = None, **options) -> Data:
-    """Load dataset ``name`` as a validated multi-relational graph.
+    """Load dataset ``name`` (a registered name, ``file.py:function``, ``module:function`` or an
+    entry point) as a validated multi-relational graph.
 
     ``root`` is the folder that holds the dataset (the one given to
-    ``mgbench download``, or a folder with the ``.pt`` files of a manual
-    download, with or without the archive's top-level folder). For
-    ``mgtab-synthetic``, ``options`` are :class:`SyntheticConfig` fields
-    (``num_nodes``, ``seed``, ``feature_signal``, ``relation_signal``, ...) or
-    ``scale``; the graph is generated once into ``root`` and read back through
-    the MGTAB loader.
+    ``mgbench download``, or a folder with the files of a manual download, with
+    or without the archive's top-level folder). ``options`` go to the dataset's
+    loader as keyword arguments; for ``mgtab-synthetic`` they are
+    :class:`SyntheticConfig` fields (``num_nodes``, ``seed``, ``feature_signal``,
+    ...) or ``scale``, and the graph is generated once into ``root``.
     """
-    spec = _check_name(name)
-    base = Path(root).expanduser() if root else default_root()
-    if spec.opener is not None:
-        return spec.opener(base, name, **options)
-    if spec.reader is None:
-        config = synthetic_config(**options)
-        folder = write_synthetic(config, base / name / config.key())
-        reader = read_mgtab_large if config.large else read_mgtab
-        return _load_folder(folder, name, reader)
-    if options:
-        raise ValueError(f"dataset {name!r} takes no options (got {sorted(options)})")
-    return _load_folder(find_folder(base, spec.marker, name), name, spec.reader)
+    return load_spec(resolve_dataset(name), root, **options)
 
 
-def _load_folder(folder: Path, name: str, reader: Callable[[Path, str], Data]) -> Data:
-    """Read a folder of ``.pt`` files with ``reader``, through the processed cache."""
-    raw = sorted(p for p in folder.glob("*.pt") if p.is_file())
-    return load_processed(raw, name, lambda: reader(folder, name))
+def load_spec(spec: DatasetSpec, root: str | os.PathLike | None = None, **options) -> Data:
+    """Load a resolved dataset: options checked against its loader, a user's function's
+    failure or malformed result turned into one :class:`DatasetError` naming what is wrong."""
+    accepted = spec.accepted
+    if accepted is not None:
+        unknown = sorted(set(options) - accepted)
+        if unknown:
+            raise DatasetError(f"dataset {spec.name!r} takes no option {', '.join(unknown)}; "
+                               f"it takes: {', '.join(sorted(accepted)) or 'none'}")
+    kwargs = dict(options)
+    if spec.takes_root:
+        kwargs["root"] = Path(root).expanduser() if root else default_root()
+    if is_ours(spec):  # built by build_graph already, and our errors say what is wrong
+        return spec.loader(**kwargs)
+    try:
+        data = spec.loader(**kwargs)
+    except DatasetError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the user's code: one line, not a traceback
+        raise DatasetError(f"dataset {spec.name!r} failed to load: {type(err).__name__}: {err}") from None
+    return check_graph(data, f"dataset {spec.name!r}", spec.name)

@@ -34,7 +34,9 @@ from .io import load_pt, save_pt
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "MGBENCH_CACHE"
-_CODE_FILES = ("graph.py", "layout.py", "io.py", "cache.py", "twibot.py", "tasks.py")
+#: The code that shapes a processed graph, relative to the ``mgbench`` package.
+_CODE_FILES = ("datasets/graph.py", "datasets/layout.py", "datasets/io.py", "datasets/cache.py",
+               "datasets/twibot.py", "datasets/tasks.py", "features/profile.py")
 _GRAPH_KEYS = ("x", "edge_index", "edge_type", "edge_weight")
 
 
@@ -56,7 +58,7 @@ def writable(folder: Path) -> bool:
 
 
 def _code_hash() -> str:
-    here = Path(__file__).parent
+    here = Path(__file__).parents[1]
     h = hashlib.sha256()
     for name in _CODE_FILES:
         h.update((here / name).read_bytes())

@@ -9,7 +9,7 @@ Why each step:
   from there; a server that ignores Range restarts the transfer from byte 0.
   (gdown resumes plain URLs too, but names its partial file at random and
   refuses for good when a server ignores Range.)
-- **Checksum.** The authors publish no digests, so a :class:`Source` may lack
+- **Checksum.** The authors publish no digests, so a :class:`~mgbench.registry.DatasetSource` may lack
   one: the first download that unpacks into the expected files records its
   SHA-256 and size in ``<root>/checksums.json`` and every later download must
   match that record (trust on first use). A digest pinned in the source wins.
@@ -51,7 +51,7 @@ from .archive import unpack
 from .errors import DatasetError
 from .io import atomic_path, sweep_orphans, temp_name
 from .layout import find_folder
-from .sources import SOURCES, Source
+from mgbench.registry import DatasetSource, registered_datasets
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,13 @@ TIMEOUT = (30, 120)  # seconds to connect, and to wait between bytes
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
 
 
-def download(name: str, root: str | os.PathLike | None = None, *, source: Source | None = None,
+def download(name: str, root: str | os.PathLike | None = None, *, source: DatasetSource | None = None,
              progress: bool = True, force: bool = False) -> Path:
     """Download, verify and unpack dataset ``name`` under ``root``; return the folder of ``.pt`` files.
 
     A complete earlier download is returned at once; ``force=True`` deletes it
     (and any partial transfer) and downloads again, still checked against
-    ``checksums.json``. ``source`` overrides ``SOURCES[name]`` (a mirror, or a
+    ``checksums.json``. ``source`` overrides the registered dataset's source (a mirror, or a
     test server). Every failure raises :class:`DatasetError` saying what to do.
     Two processes downloading into one root wait for each other (a lock file
     per dataset folder, and one for ``checksums.json``).
@@ -77,9 +77,10 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
     from . import default_root  # the package imports this module: resolve at call time
 
     if source is None:
-        if name not in SOURCES:
-            raise ValueError(f"no download source for {name!r}; downloadable: {', '.join(SOURCES)}")
-        source = SOURCES[name]
+        downloadable = {n: s.source for n, s in registered_datasets().items() if s.source and s.source.url}
+        if name not in downloadable:
+            raise ValueError(f"no download source for {name!r}; downloadable: {', '.join(downloadable)}")
+        source = downloadable[name]
     base = Path(root).expanduser() if root else default_root()
     folder = base / name
     target = folder / _stem(source.filename)
@@ -106,11 +107,11 @@ def download(name: str, root: str | os.PathLike | None = None, *, source: Source
         lock.release()
 
 
-def _complete(folder: Path, target: Path, source: Source) -> bool:
+def _complete(folder: Path, target: Path, source: DatasetSource) -> bool:
     return (folder / COMPLETE).is_file() and (target / source.marker).is_file()
 
 
-def _download_locked(name: str, base: Path, folder: Path, target: Path, source: Source, progress: bool,
+def _download_locked(name: str, base: Path, folder: Path, target: Path, source: DatasetSource, progress: bool,
                      force: bool) -> Path:
     archive = folder / source.filename
     if force:
@@ -220,13 +221,13 @@ def _truncated(url: str, part: Path, total: int | None, reason: str) -> DatasetE
 
 # --- verification ---------------------------------------------------------------------------------------
 
-def _verify(archive: Path, name: str, source: Source, checksums: Path) -> dict:
+def _verify(archive: Path, name: str, source: DatasetSource, checksums: Path) -> dict:
     """Check ``archive`` against the pinned digest, else the recorded one; delete it on mismatch.
 
     Returns ``{"sha256": ..., "size": ...}`` of the archive.
     """
     if source.sha256 is not None:
-        expected, origin = {"sha256": source.sha256, "size": source.size}, "the digest pinned in mgbench's sources"
+        expected, origin = {"sha256": source.sha256, "size": source.size}, "the digest pinned in the dataset's registration"
     else:
         expected = _read_checksums(checksums).get(name, {"sha256": None, "size": source.size})
         origin = f"the digest recorded at the first download ({checksums})"

@@ -22,6 +22,10 @@ from torch_geometric.data import Data, HeteroData
 
 from .errors import DatasetError
 from .io import check_integral
+from .tasks import TASKS
+
+#: The label attribute of each task that a dataset stores itself (``y_stance``, ``y_topics``, ...).
+_LABELLED_TASKS = {task.attr: task for task in TASKS.values() if not task.sources}
 
 #: MGTAB's seven relations, in the order of its ``edge_type`` ids.
 MGTAB_RELATIONS: tuple[str, ...] = ("followers", "friends", "mention", "reply", "quoted", "url", "hashtag")
@@ -93,8 +97,9 @@ def build_graph(
 
     for attr, y in labels.items():
         check_integral(y, where, f"{attr} labels")
-        if y.size(0) != num_nodes:
-            raise DatasetError(f"{where}: {attr} has {y.size(0)} labels for {num_nodes} nodes")
+        if y.dim() == 0 or y.size(0) != num_nodes:
+            raise DatasetError(f"{where}: {attr} has {y.size(0) if y.dim() else 0} labels for {num_nodes} nodes")
+        _check_label_range(y.to(torch.int64), attr, where)
     for block, (start, stop) in feature_blocks.items():
         if not 0 <= start < stop <= x.size(1):
             raise DatasetError(f"{where}: feature block {block!r} = [{start}, {stop}) outside {x.size(1)} columns")
@@ -109,6 +114,67 @@ def build_graph(
     for key, value in extra.items():
         data[key] = value
     return data
+
+
+def _check_label_range(y: torch.Tensor, attr: str, where: str) -> None:
+    """A task's labels: class ids in ``[-1, C)`` ([N]), or multi-hot rows of 0/1 with ``-1`` for unlabelled ([N, C])."""
+    task = _LABELLED_TASKS.get(attr)
+    if task is None:
+        return
+    if task.multilabel:
+        if y.dim() != 2 or y.size(1) != task.num_outputs:
+            raise DatasetError(f"{where}: {attr} must have shape [nodes, {task.num_outputs}] (one column per "
+                               f"{task.name} label), got {tuple(y.shape)}")
+        low, high = -1, 1
+    else:
+        if y.dim() != 1:
+            raise DatasetError(f"{where}: {attr} must have shape [nodes], got {tuple(y.shape)}")
+        low, high = -1, task.num_outputs - 1
+    if y.numel() and (int(y.min()) < low or int(y.max()) > high):
+        raise DatasetError(f"{where}: {attr} holds values outside [{low}, {high}] (min {int(y.min())}, max "
+                           f"{int(y.max())}); {task.name} labels are {', '.join(task.labels)}"
+                           f"{' as 0/1 columns' if task.multilabel else ' as 0..' + str(high)}, -1 for unlabelled")
+
+
+#: What :func:`check_graph` takes from a ``Data`` itself; every other attribute is kept as it is.
+_FORM_KEYS = ("x", "edge_index", "edge_type", "edge_weight", "relation_names", "feature_blocks",
+              "categorical_columns", "name", "num_nodes")
+
+
+def check_graph(data: object, where: str, name: str = "") -> Data:
+    """A user's ``Data`` validated by the same checks as our loaders' graphs (:func:`build_graph`).
+
+    Needs ``x``, ``edge_index``, ``edge_type`` and ``relation_names``; labels are
+    its ``y_<task>`` attributes; ``edge_weight``, ``feature_blocks`` and
+    ``categorical_columns`` are optional; ``name`` is the graph's name unless it
+    has one. Anything wrong is one :class:`DatasetError`.
+    """
+    if not isinstance(data, Data):
+        raise DatasetError(f"{where}: returned a {type(data).__name__}, not a torch_geometric.data.Data "
+                           "(see mgbench.datasets.build_graph for the form)")
+    keys = set(data.keys())
+    missing = [k for k in ("x", "edge_index", "edge_type", "relation_names") if k not in keys]
+    if missing:
+        raise DatasetError(f"{where}: the Data has no {', '.join(missing)} (see mgbench.datasets.build_graph "
+                           "for the form)")
+    labels = {k: data[k] for k in sorted(keys) if k.startswith("y_")}
+    for key in ("x", "edge_index", "edge_type", "edge_weight", *labels):
+        if key in keys and not isinstance(data[key], torch.Tensor):
+            raise DatasetError(f"{where}: {key} must be a tensor, got {type(data[key]).__name__}")
+    relations = data.relation_names
+    if isinstance(relations, str) or not all(isinstance(r, str) for r in relations):
+        raise DatasetError(f"{where}: relation_names must be a list of names, got {relations!r}")
+    blocks = data.feature_blocks if "feature_blocks" in keys else {}
+    try:
+        blocks = {str(k): (int(a), int(b)) for k, (a, b) in dict(blocks).items()}
+    except (TypeError, ValueError):
+        raise DatasetError(f"{where}: feature_blocks must map a block name to (start, stop) columns, "
+                           f"got {blocks!r}") from None
+    extra = {k: data[k] for k in keys if k not in _FORM_KEYS and k not in labels}
+    return build_graph(x=data.x, edge_index=data.edge_index, edge_type=data.edge_type, relation_names=relations,
+                       labels=labels, feature_blocks=blocks, edge_weight=data.edge_weight if "edge_weight" in keys
+                       else None, categorical_columns=data.categorical_columns if "categorical_columns" in keys
+                       else (), name=data.name if "name" in keys and data.name else name, source=where, **extra)
 
 
 def parse_relations(spec: str | Iterable[str | int] | None, available: Sequence[str]) -> list[int]:

@@ -11,7 +11,8 @@ tensor archive keeps. Both readers return the graph of :mod:`.graph` plus:
 - ``split_train/val/test`` when the data carries a split.
 
 Node features ``x`` are the 20 MGTAB-like profile properties of
-:data:`PROFILE_COLUMNS`, *unscaled* (counts as ``log2(1 + count)``, lengths in
+:data:`~mgbench.features.profile.PROFILE_COLUMNS`, computed by
+:func:`~mgbench.features.profile.profile_properties`, *unscaled* (counts as ``log2(1 + count)``, lengths in
 characters, flags 0/1); :func:`mgbench.features.build_features` standardises
 them as MGTAB does. Standardising is a per-column affine map, so it composes:
 min-max or z-score of these columns gives the same result whether or not the
@@ -40,11 +41,9 @@ from __future__ import annotations
 
 import csv
 import logging
-import math
 import os
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -53,23 +52,15 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from mgbench.features.profile import (PROFILE_CATEGORICAL, PROFILE_COLUMNS, clean_value, profile_field,
+                                     profile_matrix, profile_properties)
+
 from .cache import load_processed
 from .errors import DatasetError
 from .graph import MGTAB_RELATIONS, build_graph
 from .tasks import DOMAIN
 
 log = logging.getLogger(__name__)
-
-NUMERICAL_PROPERTIES = ("followers_count", "friends_count", "listed_count", "account_age_days",
-                        "favourites_count", "statuses_count", "screen_name_length", "name_length",
-                        "description_length", "followers_friends_ratio")
-CATEGORICAL_PROPERTIES = ("verified", "protected", "default_profile", "default_profile_image", "geo_enabled",
-                          "profile_use_background_image", "has_extended_profile", "has_url", "has_location",
-                          "has_pinned_tweet")
-#: The profile block's columns: MGTAB's 10 numerical properties, then 10 flags.
-PROFILE_COLUMNS = NUMERICAL_PROPERTIES + CATEGORICAL_PROPERTIES
-PROFILE_CATEGORICAL = tuple(range(len(NUMERICAL_PROPERTIES), len(PROFILE_COLUMNS)))
-_COUNTS = ("followers_count", "friends_count", "listed_count", "favourites_count", "statuses_count")
 
 #: TwiBot-22 relation -> our relation name (MGTAB's where one exists).
 TWIBOT22_RELATIONS = {"followers": "followers", "following": "friends", "mentioned": "mention",
@@ -83,115 +74,11 @@ _LABEL_NAMES = {"human": 0, "0": 0, "bot": 1, "1": 1}
 _DOMAIN_ALIASES = {"bussiness": "Business"}
 
 
-# --------------------------------------------------------------------------- profile properties
-
-def _clean(value: Any) -> Any:
-    """TwiBot-20 stores every profile value as a string with a trailing space ("True ", "None ")."""
-    if isinstance(value, str):
-        value = value.strip()
-        if value in ("", "None", "null"):
-            return None
-    return value
-
-
-def _flag(value: Any) -> float:
-    value = _clean(value)
-    if isinstance(value, str):
-        return 1.0 if value.lower() == "true" else 0.0
-    return 1.0 if value else 0.0
-
-
-def _count(value: Any) -> float:
-    value = _clean(value)
-    try:
-        number = float(value) if value is not None else 0.0
-    except (TypeError, ValueError):
-        return 0.0
-    return number if math.isfinite(number) and number > 0 else 0.0
-
-
-def _timestamp(value: Any) -> float | None:
-    """Seconds since the epoch from Twitter v1.1 ("Tue Nov 18 10:27:25 +0000 2008") or ISO dates."""
-    value = _clean(value)
-    if not isinstance(value, str):
-        return None
-    for parse in (lambda s: datetime.strptime(s, "%a %b %d %H:%M:%S %z %Y"), datetime.fromisoformat):
-        try:
-            stamp = parse(value)
-        except ValueError:
-            continue
-        if stamp.tzinfo is None:
-            stamp = stamp.replace(tzinfo=timezone.utc)
-        return stamp.timestamp()
-    return None
-
-
-def _field(profile: Mapping[str, Any], name: str, *aliases: str) -> Any:
-    """A profile field in either layout: TwiBot-22 keeps the counts under ``public_metrics``."""
-    metrics = profile.get("public_metrics") or {}
-    for key in (name, *aliases):
-        for source in (profile, metrics):
-            if key in source and _clean(source[key]) is not None:
-                return source[key]
-    return None
-
-
-def profile_properties(profile: Mapping[str, Any]) -> tuple[list[float], float | None]:
-    """The :data:`PROFILE_COLUMNS` values of one user (account age filled in later) and its creation time.
-
-    Works on TwiBot-20 profiles (v1.1 fields as strings) and TwiBot-22 users
-    (API v2 fields, counts in ``public_metrics``); a field the layout lacks is 0.
-    """
-    counts = {
-        "followers_count": _count(_field(profile, "followers_count")),
-        "friends_count": _count(_field(profile, "friends_count", "following_count")),
-        "listed_count": _count(_field(profile, "listed_count")),
-        "favourites_count": _count(_field(profile, "favourites_count", "like_count")),
-        "statuses_count": _count(_field(profile, "statuses_count", "tweet_count")),
-    }
-    text = {key: str(_clean(_field(profile, key, *alias)) or "")
-            for key, alias in (("screen_name", ("username",)), ("name", ()), ("description", ()))}
-    image = str(_clean(_field(profile, "profile_image_url", "profile_image_url_https")) or "")
-    default_image = _field(profile, "default_profile_image")
-    numerical = {
-        **{k: math.log2(1.0 + v) for k, v in counts.items()},
-        "account_age_days": 0.0,
-        "screen_name_length": float(len(text["screen_name"])),
-        "name_length": float(len(text["name"])),
-        "description_length": float(len(text["description"])),
-        "followers_friends_ratio": math.log2(1.0 + counts["followers_count"] / (1.0 + counts["friends_count"])),
-    }
-    flags = {
-        "verified": _flag(_field(profile, "verified")),
-        "protected": _flag(_field(profile, "protected")),
-        "default_profile": _flag(_field(profile, "default_profile")),
-        "default_profile_image": (_flag(default_image) if default_image is not None
-                                  else float("default_profile_images" in image)),
-        "geo_enabled": _flag(_field(profile, "geo_enabled")),
-        "profile_use_background_image": _flag(_field(profile, "profile_use_background_image")),
-        "has_extended_profile": _flag(_field(profile, "has_extended_profile")),
-        "has_url": float(_field(profile, "url") is not None),
-        "has_location": float(_field(profile, "location") is not None),
-        "has_pinned_tweet": float(_field(profile, "pinned_tweet_id") is not None),
-    }
-    row = [numerical[k] for k in NUMERICAL_PROPERTIES] + [flags[k] for k in CATEGORICAL_PROPERTIES]
-    return row, _timestamp(_field(profile, "created_at"))
-
-
-def _profile_matrix(rows: list[list[float]], created: list[float | None]) -> torch.Tensor:
-    """Stack the rows; account age in days counts back from the newest account in the data."""
-    x = torch.tensor(rows, dtype=torch.float32).reshape(len(rows), len(PROFILE_COLUMNS))
-    known = [c for c in created if c is not None]
-    if known:
-        newest = max(known)
-        age = PROFILE_COLUMNS.index("account_age_days")
-        x[:, age] = torch.tensor([(newest - c) / 86_400.0 if c is not None else 0.0 for c in created])
-    return x
-
+# --------------------------------------------------------------------------- images
 
 def _image_ref(profile: Mapping[str, Any], folder: Path) -> str | None:
     """A URL as given; a relative path resolved against the dataset folder."""
-    ref = _clean(_field(profile, "profile_image_url_https", "profile_image_url"))
+    ref = clean_value(profile_field(profile, "profile_image_url_https", "profile_image_url"))
     if not isinstance(ref, str):
         return None
     if "://" in ref or Path(ref).is_absolute():
@@ -244,7 +131,7 @@ class _Users:
             detail = ", ".join(f"{r} {c}" for r, c in sorted(self.dropped.items()))
             log.info("%s: dropped %d edges whose other end is not a user of the data (%s)", source, dropped, detail)
         return build_graph(
-            x=_profile_matrix(self.rows, self.created), edge_index=triples[:, 1:].t().contiguous(),
+            x=profile_matrix(self.rows, self.created), edge_index=triples[:, 1:].t().contiguous(),
             edge_type=triples[:, 0], relation_names=relations, labels=labels,
             feature_blocks={"profile": (0, len(PROFILE_COLUMNS))}, categorical_columns=PROFILE_CATEGORICAL,
             name=name, source=source, tweets=self.tweets, image_paths=self.images, user_ids=self.ids,
@@ -259,7 +146,7 @@ def _split_tensors(members: Mapping[str, list[int]]) -> dict[str, torch.Tensor]:
 
 
 def _label(value: Any, where: str) -> int:
-    value = _clean(value)
+    value = clean_value(value)
     if value is None:
         return -1
     key = str(value).strip().lower()
@@ -344,7 +231,7 @@ def read_twibot20(path: str | os.PathLike, name: str = "twibot20", *,
         part = TWIBOT20_FILES.get(file.name)
         for n, user in enumerate(_stream(file)):
             where = f"{file} (user #{n})"
-            uid = str(_clean(user.get("ID")) or "")
+            uid = str(clean_value(user.get("ID")) or "")
             if not uid:
                 raise DatasetError(f"{where}: user without an ID")
             idx = users.add(uid, user.get("profile") or {}, file.parent)

@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Mapping
 
 import torch
 
-from mgbench.datasets import DatasetError
+from mgbench.datasets.errors import DatasetError
 from mgbench.datasets.io import load_pt, save_pt
 
 log = logging.getLogger(__name__)
