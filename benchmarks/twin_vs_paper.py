@@ -57,7 +57,7 @@ def paper_f1(task: str) -> dict[str, float]:
 
 def majority_f1(graph, task: str, seeds: list[int]) -> float:
     """Mean over seeds of the test macro F1 of always predicting the training split's majority class."""
-    y = ds.task_labels(graph, task).numpy()
+    y = ds.task_labels(graph, task)[0].numpy()
     scores = []
     for seed in seeds:
         split = ds.get_split(graph, task, seed)
