@@ -114,9 +114,10 @@ def test_synthetic_is_deterministic_per_seed():
     assert not torch.equal(a["edge_index.pt"], c["edge_index.pt"])
 
 
-@pytest.fixture(scope="module")
-def mid_graph(data_root):
-    return ds.load("mgtab-synthetic", root=data_root, num_nodes=3_000, seed=1)
+@pytest.fixture(scope="module", params=[1, 2], ids=["twin1", "twin2"])
+def mid_graph(data_root, request):
+    """Both feature generators must keep the statistics the twin matches."""
+    return ds.load("mgtab-synthetic", root=data_root, num_nodes=3_000, seed=1, twin=request.param)
 
 
 def test_synthetic_statistics_near_mgtab(mid_graph):

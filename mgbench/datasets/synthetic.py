@@ -15,13 +15,20 @@ What it reproduces (targets from MGTAB's README, scaled to ``num_nodes``):
   relation-specific probabilities (:data:`RELATION_MIX`), otherwise to any
   node by popularity. Follow relations carry the bot signal (bots follow bots),
   interaction relations the stance signal, URL/hashtag mostly noise;
-- 20 profile properties (10 binary, 10 min-max scaled counts, with bot-shifted
-  rates) and a 768-d tweet-embedding block;
+- 20 profile properties (10 binary, 10 min-max scaled log counts) and a 768-d
+  tweet-embedding block, drawn by one of two feature generators (``twin``):
+  1, the first twin (bot-shifted rates, isotropic class directions), kept
+  byte for byte so that records made on it stay valid; 2, the default, shaped
+  so that the models rank as in the MGTAB paper (see :func:`_features_v2`):
+  the bot signal in thresholds of a few profile columns (two kinds of bot),
+  the stance signal in the embedding, partly on a few dimensions, and a share
+  of users whose features show another class than theirs;
 - a multi-label ``topics`` task (8 topics, 1-4 per user, nested and
   overlapping sets) for the multi-label losses.
 
-The planted signal is tunable: ``feature_signal`` scales the class separation
-in the features, ``relation_signal`` scales the homophily above chance, so that
+Edges and labels are drawn before the features, so both generators give the
+same graph for a seed. The planted signal is tunable: ``feature_signal``
+scales the class separation in the features, ``relation_signal`` scales the homophily above chance, so that
 feature models, homogeneous GNNs and relational GNNs can be told apart.
 """
 
@@ -75,6 +82,12 @@ class SyntheticConfig:
     relation_signal: float = 1.0
     edge_scale: float = 1.0          # multiplies the per-relation edge counts
     large: bool = False              # MGTAB-large layout: 400,000 extra unlabelled users first-labelled
+    twin: int = 2                    # feature generator version: 1 = the first twin, 2 = ranks models like MGTAB
+
+    def __post_init__(self):
+        if self.twin not in FEATURE_GENERATORS:
+            raise ValueError(f"mgtab-synthetic option twin must be one of {sorted(FEATURE_GENERATORS)} "
+                             f"(1: the first twin, 2: the default, ranks models like MGTAB), got {self.twin!r}")
 
     def key(self) -> str:
         """Folder name: the settings, plus a hash of this generator's code so that a
@@ -174,8 +187,36 @@ def _relation_edges(rng, count, activity, samplers, mix, relation_signal, n):
     return np.stack([key // n, key % n])
 
 
+#: Twin 2's bot signal lives in the profile, as in MGTAB, where tree models
+#: do best on ``bot`` from a few thresholded properties. Per column: its kind
+#: and its value for a human, a spam bot and a fake follower (the two kinds of
+#: bot behave in opposite ways on some counts, so the signal is not linear in
+#: them). "bin": probability of a 1; "count": (mu, sigma) of a log-normal
+#: count, written min-max scaled on a log scale. Columns not listed are noise.
+PROFILE_V2 = {
+    1: ("bin", 0.06, 0.30, 0.65),                         # default profile image
+    2: ("bin", 0.15, 0.01, 0.00),                         # verified
+    6: ("count", (5.5, 1.3), (6.5, 1.2), (7.5, 0.8)),     # friends
+    7: ("count", (8.0, 1.0), (11.0, 0.6), (2.5, 1.0)),    # statuses
+    9: ("bin", 0.88, 0.70, 0.30),                         # has a description
+    11: ("count", (7.6, 0.3), (6.2, 0.6), (6.4, 0.6)),    # account age in days
+}
+SPAM_SHARE = 0.55            # bots that are spam bots; the others are fake followers
+BOT_HIDDEN = 0.19            # bots whose profile and tweets look human
+BOT_MIMIC = 0.025            # humans whose profile and tweets look like a bot's
+STANCE_HIDDEN = 0.18         # users whose tweets show another stance than theirs
+TEXT_NOISE = 0.085           # per-dimension noise of the tweet embedding
+NUISANCE_FACTORS = 16        # low-rank variation shared by all classes: it blurs distances, not linear scores
+NUISANCE_SCALE = 0.012       # per-dimension weight of each of those factors
+STANCE_DIMS = 128            # embedding dimensions that carry part of the stance signal
+STANCE_SPARSE = 0.055        # per-dimension stance pattern on those dimensions (what trees split on)
+STANCE_DENSE = 0.7           # stance direction spread over all dimensions (what linear models use)
+BOT_TEXT = 0.75              # spam bots and fake followers tweet on opposite sides of humans
+TOPIC_TEXT = 0.25            # per-topic direction in the embedding
+
+
 def _profile(rng, n, bot, signal):
-    """20 MGTAB-style properties: binary flags and min-max scaled log counts."""
+    """Twin 1: 20 MGTAB-style properties, binary flags and min-max scaled log counts."""
     prof = np.zeros((n, NUM_PROFILE_COLUMNS), dtype=np.float32)
     shift = 0.3 * signal * (2 * bot - 1)  # bots: +, humans: -
     for col in range(NUM_PROFILE_COLUMNS):
@@ -191,7 +232,7 @@ def _profile(rng, n, bot, signal):
 
 
 def _tweets(rng, stance, bot, main_topic, topics, signal):
-    """768-d tweet-embedding block: class directions times ``signal`` plus noise."""
+    """Twin 1: 768-d tweet-embedding block, class directions times ``signal`` plus noise."""
     n = len(stance)
     dirs = rng.standard_normal((3 + 2 + NUM_TOPICS, TWEET_DIM)).astype(np.float32)
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -200,6 +241,84 @@ def _tweets(rng, stance, bot, main_topic, topics, signal):
     emb += 0.2 * signal * dirs[3 + bot]
     emb += 0.25 * signal * (topics.astype(np.float32) @ dirs[5:])
     return emb
+
+
+def _features_v1(rng, stance, bot, main_topic, topics, signal):
+    return _profile(rng, len(bot), bot, signal), _tweets(rng, stance, bot, main_topic, topics, signal)
+
+
+def _min_max_log(raw: np.ndarray) -> np.ndarray:
+    logv = np.log1p(raw)
+    return (logv - logv.min()) / max(logv.max() - logv.min(), 1e-12)
+
+
+def _profile_v2(rng, look, signal):
+    """Twin 2: 20 properties; ``look`` is the kind each user's profile shows (0 human, 1 spam, 2 fake)."""
+    n = len(look)
+    prof = np.zeros((n, NUM_PROFILE_COLUMNS), dtype=np.float32)
+    for col in range(NUM_PROFILE_COLUMNS):
+        kind, human, *bots = PROFILE_V2.get(col, (None, None))
+        if kind == "bin":
+            p = np.clip(human + signal * (np.array([human, *bots]) - human), 0.005, 0.995)[look]
+            prof[:, col] = rng.random(n) < p
+        elif kind == "count":
+            mu, sigma = (np.array([h] + [b[i] for b in bots]) for i, h in enumerate(human))
+            mu, sigma = mu[0] + signal * (mu - mu[0]), np.maximum(sigma[0] + signal * (sigma - sigma[0]), 0.1)
+            prof[:, col] = _min_max_log(rng.lognormal(mu[look], sigma[look]))
+        elif col in MGTAB_CATEGORICAL:
+            prof[:, col] = rng.random(n) < rng.uniform(0.05, 0.3)
+        else:
+            prof[:, col] = _min_max_log(rng.lognormal(3.0, 1.5, n))
+    return prof
+
+
+def _hide(rng, labels: np.ndarray, rate: np.ndarray, num_classes: int) -> np.ndarray:
+    """The class each user's features show: their own, or (with probability ``rate``) another one."""
+    other = (labels + rng.integers(1, num_classes, len(labels))) % num_classes
+    return np.where(rng.random(len(labels)) < rate, other, labels)
+
+
+def _add_products(out: np.ndarray, coefficients: np.ndarray, directions: np.ndarray) -> None:
+    """``out += coefficients @ directions`` one rank-1 term at a time: element-wise float32
+    arithmetic gives the same bytes whatever BLAS and thread count a machine has."""
+    for k in range(coefficients.shape[1]):
+        out += coefficients[:, k:k + 1] * directions[k]
+
+
+def _features_v2(rng, stance, bot, main_topic, topics, signal):
+    """Twin 2: bot signal in thresholded profile columns, stance signal in the embedding.
+
+    A share of users show another class than theirs (hidden bots, humans that
+    look automated, tweets that do not show one's stance): no feature model gets
+    past that, while neighbours in the graph still tell; these users tweet about
+    the topics of a user of the class they show, so topics do not leak the label.
+    """
+    n = len(stance)
+    bot_look = _hide(rng, bot, np.where(bot == 1, BOT_HIDDEN, BOT_MIMIC), 2)
+    look = np.where(bot_look == 1, np.where(rng.random(n) < SPAM_SHARE, 1, 2), 0)
+    profile = _profile_v2(rng, look, signal)
+    stance_look = _hide(rng, stance, np.full(n, STANCE_HIDDEN), 3)
+    donor = np.arange(n)
+    for c in range(3):
+        moved = np.flatnonzero((stance_look == c) & (stance != c))
+        donor[moved] = rng.choice(np.flatnonzero(stance == c), size=len(moved))
+    dims = rng.permutation(TWEET_DIM)[:STANCE_DIMS]
+    sparse = np.zeros((3, TWEET_DIM), dtype=np.float32)
+    sparse[:, dims] = rng.standard_normal((3, STANCE_DIMS))
+    dirs = rng.standard_normal((3 + 2 + NUM_TOPICS, TWEET_DIM)).astype(np.float32)
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    mixing = rng.standard_normal((NUISANCE_FACTORS, TWEET_DIM)).astype(np.float32) * NUISANCE_SCALE
+    emb = rng.standard_normal((n, TWEET_DIM)).astype(np.float32) * TEXT_NOISE
+    _add_products(emb, rng.standard_normal((n, NUISANCE_FACTORS)).astype(np.float32), mixing)
+    emb += signal * (STANCE_SPARSE * sparse[stance_look] + STANCE_DENSE * dirs[stance_look])
+    # spam bots and fake followers tweet on opposite sides of humans: no linear signal
+    emb += signal * BOT_TEXT * np.array([0.0, 2 * (1 - SPAM_SHARE), -2 * SPAM_SHARE], np.float32)[look, None] * dirs[3]
+    _add_products(emb, topics[donor].astype(np.float32), signal * TOPIC_TEXT * dirs[5:])
+    return profile, emb
+
+
+#: ``twin`` option -> feature generator; each draws from the same stream after the edges.
+FEATURE_GENERATORS = {1: _features_v1, 2: _features_v2}
 
 
 def generate(config: SyntheticConfig) -> dict[str, torch.Tensor]:
@@ -229,8 +348,7 @@ def generate(config: SyntheticConfig) -> dict[str, torch.Tensor]:
         count = min(max_edges // 4, max(1, round(base[rel] * config.edge_scale * n_all / ref_n)))
         rel_edges.append(_relation_edges(rng, count, activity, samplers, RELATION_MIX[rel],
                                          config.relation_signal, n_all))
-    profile = _profile(rng, n_all, bot, config.feature_signal)
-    tweets = _tweets(rng, stance, bot, main_topic, topics, config.feature_signal)
+    profile, tweets = FEATURE_GENERATORS[config.twin](rng, stance, bot, main_topic, topics, config.feature_signal)
     x = torch.from_numpy(np.concatenate([profile, tweets], axis=1))
     lab = lambda a: torch.from_numpy(a[:n_lab].astype(np.int64))  # noqa: E731
     files = {"labels_stance.pt": lab(stance), "labels_bot.pt": lab(bot), "labels_topics.pt": lab(topics)}
