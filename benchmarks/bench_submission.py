@@ -40,6 +40,8 @@ from pathlib import Path
 
 import torch
 
+from bench_gnn_epoch import _memory_kb  # a script beside this one: benchmarks/ is on sys.path when run
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 STOCK_IMPORT = "from torch_geometric.nn import SAGEConv"
 
@@ -58,13 +60,6 @@ def stock_variant(source: str) -> str:
     if count != 1:
         raise SystemExit("the README example does not import SAGEConv from mgbench.nn on one line")
     return stock
-
-
-def _memory_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} not in /proc/self/status")
 
 
 def run_child(job: dict) -> dict:

@@ -23,3 +23,27 @@ def private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MGBENCH_CACHE", str(tmp_path_factory.mktemp("mgbench-cache")))
         yield
+
+
+@pytest.fixture
+def throwaway_package(tmp_path, monkeypatch):
+    """Install a throwaway package into a temp site folder: ``install(package, source, group, entry)``
+    writes ``package/__init__.py`` and a dist-info whose entry point ``entry`` (``name = module:attr``)
+    sits in ``group``, and puts the folder on ``sys.path`` (removed, with the module, afterwards)."""
+    import sys
+
+    site, installed = tmp_path / "site", []
+
+    def install(package: str, source: str, group: str, entry: str) -> None:
+        (site / package).mkdir(parents=True)
+        (site / package / "__init__.py").write_text(source)
+        info = site / f"{package}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[{group}]\n{entry}\n")
+        installed.append(package)
+
+    monkeypatch.syspath_prepend(str(site))
+    yield install
+    for package in installed:
+        sys.modules.pop(package, None)

@@ -204,18 +204,11 @@ def test_registration_applies_to_a_file_reference(data_root, tmp_path):
 
 
 @pytest.fixture
-def installed_entry_point(tmp_path, monkeypatch):
+def installed_entry_point(throwaway_package):
     """A throwaway installed package exposing a model under the ``mgbench.models`` group."""
-    site = tmp_path / "site"
-    (site / "throwaway_models").mkdir(parents=True)
-    (site / "throwaway_models" / "__init__.py").write_text(REGISTERED.replace("my-registered-gnn", "throwaway-gnn"))
-    info = site / "throwaway_models-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: throwaway-models\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[mgbench.models]\nthrowaway = throwaway_models:Registered\n")
-    monkeypatch.syspath_prepend(str(site))
-    yield "throwaway"
-    sys.modules.pop("throwaway_models", None)
+    throwaway_package("throwaway_models", REGISTERED.replace("my-registered-gnn", "throwaway-gnn"),
+                      "mgbench.models", "throwaway = throwaway_models:Registered")
+    return "throwaway"
 
 
 def test_entry_point_models_are_listed_and_keep_their_registration(installed_entry_point, data_root, tmp_path,

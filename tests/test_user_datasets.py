@@ -4,7 +4,6 @@ a user's dataset by file, module or entry point, checked like ours; recorded def
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -139,18 +138,11 @@ def test_info_reads_a_user_dataset(tmp_path, capsys):
 
 
 @pytest.fixture
-def installed_dataset(tmp_path, monkeypatch):
+def installed_dataset(throwaway_package):
     """A throwaway installed package offering a dataset under the ``mgbench.datasets`` group."""
-    site = tmp_path / "site"
-    (site / "throwaway_data").mkdir(parents=True)
-    (site / "throwaway_data" / "__init__.py").write_text(DATASET.replace("{EXTRA}", ""))
-    info = site / "throwaway_data-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: throwaway-data\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[mgbench.datasets]\nthrowaway-data = throwaway_data:load_my_graph\n")
-    monkeypatch.syspath_prepend(str(site))
-    yield "throwaway-data"
-    sys.modules.pop("throwaway_data", None)
+    throwaway_package("throwaway_data", DATASET.replace("{EXTRA}", ""), "mgbench.datasets",
+                      "throwaway-data = throwaway_data:load_my_graph")
+    return "throwaway-data"
 
 
 def test_an_entry_point_dataset_is_listed_and_runs(installed_dataset, tmp_path, capsys):
