@@ -96,6 +96,15 @@ def is_synthetic(dataset: str) -> bool:
     return spec.synthetic if spec is not None else "synthetic" in dataset.lower()
 
 
+def options_meant(dataset: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's dataset options with what an absent recorded default means (``twin`` 1 for an
+    ``mgtab-synthetic`` record made before the option existed), so a table says which data it is."""
+    from mgbench.registry import registered_datasets
+
+    spec = registered_datasets().get(dataset)
+    return spec.loading_options(options) if spec is not None else dict(options)
+
+
 @dataclass(frozen=True)
 class TableKey:
     """What makes runs comparable in one table."""
@@ -345,7 +354,7 @@ def table_key(definition: Mapping[str, Any]) -> TableKey:
     """The dataset x task x relations x features part of a row's table; settings come later."""
     return TableKey(
         dataset=definition["dataset"],
-        dataset_options=canonical_json(definition["dataset_options"]),
+        dataset_options=canonical_json(options_meant(definition["dataset"], definition["dataset_options"])),
         task=definition["task"],
         relations=tuple(sorted(definition["relations"])),
         features=definition["features"],

@@ -309,8 +309,9 @@ def conventions(board: Board) -> list[str]:
         "against the best row (most F1 among rows with enough seeds), paired by seed (same seed = "
         f"same split) on the seeds both ran; * marks p < {board.alpha:g}; n/a means fewer than "
         "2 common seeds. If every paired difference is equal, p = 0 (non-zero difference) or 1.",
-        "Time/run is the mean training time per run; run peak mem the largest over seeds of the "
-        "peak memory each record states for its run.",
+        "Time/run is the mean training time per run; model mem the largest over seeds of the memory "
+        "each run added above its process at the start (model, optimiser, activations; not the "
+        "interpreter, libraries or loaded dataset); records made before it was measured show a dash.",
     ]
 
 
