@@ -270,3 +270,13 @@ def test_text_beats_profile_on_the_planted_signal(tw22, tmp_path):
         scores[recipe] = cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=folds).mean()
     assert scores["profile+text"] >= 0.9, scores
     assert scores["profile+text"] >= scores["profile"] + 0.15, scores
+
+
+def test_encoding_without_progress_prints_nothing(capfd):
+    """transformers' own "Loading weights" bar ignores our --quiet; it is switched off while loading."""
+    from mgbench.features import text
+
+    text._load_text_encoder.cache_clear()
+    encode_texts([["a tweet"]], None, "mean", progress=False)
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""

@@ -9,7 +9,9 @@ package without importing it, so a recipe can refuse before any work.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+from typing import Iterator
 
 #: Import name -> (distribution name, the extra that installs it).
 PACKAGES = {
@@ -41,3 +43,21 @@ def require(*modules: str, purpose: str) -> None:
         raise MissingExtraError(f"{purpose} with {' and '.join(PACKAGES.get(m, (m,))[0] for m in missing)}, "
                                 f"not installed here; install {'it' if len(missing) == 1 else 'them'} with "
                                 f'pip install "mgbench[{extra}]"{also}', name=missing[0])
+
+
+@contextlib.contextmanager
+def transformers_quiet() -> Iterator[None]:
+    """``transformers``' own progress bars ("Loading weights") off while a model loads.
+
+    Why: they ignore ``--quiet``; our encoders report what they load and encode
+    themselves, once, and only when progress is asked for.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

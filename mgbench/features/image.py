@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .extras import require
+from .extras import require, transformers_quiet
 from .text import autocast, default_device, state_fingerprint, weights_fingerprint
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,8 @@ def _transformers_vision(name: str, device: str) -> ImageEncoder:
     from transformers import AutoModel
 
     local = Path(name).exists()
-    model = AutoModel.from_pretrained(name, local_files_only=local)
+    with transformers_quiet():
+        model = AutoModel.from_pretrained(name, local_files_only=local)
     model = getattr(model, "vision_model", model)  # CLIP-like checkpoints: keep the image tower
     config = model.config
     size = getattr(config, "image_size", 224)

@@ -37,7 +37,7 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter, softmax
 
-from .extras import require
+from .extras import require, transformers_quiet
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,9 @@ def _load_text_encoder(name: str, device: str) -> TextEncoder:
 
     source = resolve_text_encoder(name)
     local = Path(source).exists()
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-    model = AutoModel.from_pretrained(source, local_files_only=local).to(device).eval()
+    with transformers_quiet():
+        tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
+        model = AutoModel.from_pretrained(source, local_files_only=local).to(device).eval()
     return TextEncoder(name, source, tokenizer, model, torch.device(device))
 
 
