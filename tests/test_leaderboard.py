@@ -83,9 +83,10 @@ def md_sections(folder: Path) -> dict[str, str]:
 
 # --- determinism and locality -------------------------------------------------------------
 
+# mgtab-synthetic records without `twin` were made on the first twin: the title says so
 SETTINGS = "standard protocol, epochs=10, lr=0.01"     # write_record's default training
-SMALL = f"mgtab-synthetic · bot · followers+friends · default features · {SETTINGS}"
-OTHER = f"mgtab-synthetic · bot · followers+friends+mention · default features · {SETTINGS}"
+SMALL = f"mgtab-synthetic (twin=1) · bot · followers+friends · default features · {SETTINGS}"
+OTHER = f"mgtab-synthetic (twin=1) · bot · followers+friends+mention · default features · {SETTINGS}"
 
 
 def _base_records(results: Path, reverse: bool = False) -> None:

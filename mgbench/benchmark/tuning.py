@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -194,14 +195,23 @@ def open_storage(url: str | None, results: str | os.PathLike):
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": 60}}  # several processes wait for the file's lock
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable since 2.9
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_S)
-    except Exception as err:  # noqa: BLE001 - a driver missing, a server unreachable: the user's to fix
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"--storage {_safe(url)!r}: cannot open it: {reason}") from None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable since 2.9
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=GRACE_S)
+        except sqlalchemy.exc.IntegrityError:
+            # Two processes creating one new database at once (workers of one study starting together):
+            # one of them wins the schema; the other opens what it made.
+            if attempt == 2:
+                raise ValueError(f"--storage {_safe(url)!r}: cannot open it: another process keeps initialising "
+                                 "it; try again") from None
+            time.sleep(1.0 + attempt)
+        except Exception as err:  # noqa: BLE001 - a driver missing, a server unreachable: the user's to fix
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ValueError(f"--storage {_safe(url)!r}: cannot open it: {reason}") from None
+    raise AssertionError("unreachable")
 
 
 # -- one study -----------------------------------------------------------------------------------------------
