@@ -319,3 +319,13 @@ def test_a_suite_of_wrong_types_is_one_clear_line(text, expected, tmp_path, caps
     assert main(["run", "--suite", str(suite), "--results", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert expected in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_the_runner_writes_the_schemas_definition_keys(data_root):
+    """The runner's definitions and the board's reader share one list (mgbench/schema.py)."""
+    from mgbench.benchmark import RunSpec
+    from mgbench.benchmark.runner import DataCache, prepare
+    from mgbench.schema import DEFINITION_KEYS
+
+    definition = prepare(RunSpec(dataset="mgtab-synthetic", task="bot", model="gcn"), DataCache(data_root)).definition
+    assert set(definition) == set(DEFINITION_KEYS)  # optional keys appear only where they apply

@@ -9,23 +9,15 @@ replaced whole by an equally complete record.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
-SCHEMA = 1
+from mgbench.schema import SCHEMA_VERSION, canonical_json, run_id
 
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def run_id(definition: dict) -> str:
-    """First 16 hex digits of the SHA-256 of the definition's canonical JSON."""
-    return hashlib.sha256(canonical_json(definition).encode()).hexdigest()[:16]
+SCHEMA = SCHEMA_VERSION
+__all__ = ["SCHEMA", "ResultStore", "ResultStoreError", "canonical_json", "run_id"]
 
 
 class ResultStoreError(ValueError):

@@ -36,8 +36,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from mgbench.schema import canonical_json
+
 from . import reference
-from .records import Record, canonical_json, short_hash
+from .records import Record, short_hash
 
 COLUMNS = ("accuracy", "precision", "recall", "f1", "f1_bot", "roc_auc")
 _METRIC_KEYS = {

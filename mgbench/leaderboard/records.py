@@ -14,16 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from mgbench.schema import DEFINITION_KEYS, MODEL_KINDS, SCHEMA_VERSION, canonical_json
+
 from . import validate as v
 
-SCHEMA_VERSION = 1
-
-#: Keys of ``definition`` that docs/RESULTS.md lists; all must be present.
-DEFINITION_KEYS = (
-    "dataset", "dataset_options", "task", "relations", "features", "model",
-    "model_kind", "hyperparameters", "training", "aux_loss", "aux_weight",
-    "aux_settings", "protocol", "seed",
-)
 #: Efficiency fields the tables show; the key is required, ``null`` is allowed.
 EFFICIENCY_KEYS = ("train_time_s", "peak_memory_mb", "num_parameters")
 #: Test metrics the tables read when present, all fractions in [0, 1]; ``f1_macro`` is required.
@@ -32,9 +26,6 @@ READ_TEST_METRICS = ("accuracy", "subset_accuracy", "precision_macro", "recall_m
                      "roc_auc_macro", "f1_bot", "bot/f1_bot")
 #: Metrics a record may hold as ``null``: ROC-AUC is undefined where a class is absent from the test set.
 UNDEFINED_ALLOWED = ("roc_auc_macro",)
-#: ``gnn`` and ``features`` are trained by the runner; ``external`` runs were trained
-#: elsewhere and scored from a prediction file (``mgbench evaluate``).
-MODEL_KINDS = ("gnn", "features", "external")
 #: Training settings that are integers (``None``: not used, e.g. patience under the reference protocol).
 _INT_SETTINGS = ("epochs", "patience", "min_epochs")
 _MAX_EPOCHS = 10 ** 7
@@ -84,11 +75,6 @@ class LoadedRecords:
     records: tuple[Record, ...]
     skipped: tuple[Skipped, ...]
     duplicates: tuple[Duplicate, ...]
-
-
-def canonical_json(obj: Any) -> str:
-    """The canonical JSON of docs/RESULTS.md: sorted keys, no spaces."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
 def short_hash(obj: Any, length: int = 16) -> str:
