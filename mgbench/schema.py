@@ -24,6 +24,10 @@ DEFINITION_KEYS = (
     "aux_settings", "protocol", "seed",
 )
 
+#: Keys a definition holds only where they apply: the feature recipe's options, neighbour
+#: sampling, a search's record, the hashes of a user's model and dataset files, a prediction file.
+OPTIONAL_DEFINITION_KEYS = ("feature_options", "sampling", "tuning", "model_source", "dataset_source", "external")
+
 #: ``gnn`` and ``features`` are trained by the runner; ``external`` runs were trained
 #: elsewhere and scored from a prediction file (``mgbench evaluate``).
 MODEL_KINDS = ("gnn", "features", "external")

@@ -201,9 +201,14 @@ def open_storage(url: str | None, results: str | os.PathLike):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: stable since 2.9
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S,
                                                   grace_period=GRACE_S)
-        except sqlalchemy.exc.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.OperationalError) as err:
             # Two processes creating one new database at once (workers of one study starting together):
-            # one of them wins the schema; the other opens what it made.
+            # one of them wins the schema ("UNIQUE constraint failed", "table ... already exists"); the
+            # other opens what it made. Any other operational error is the user's to see.
+            racing = isinstance(err, sqlalchemy.exc.IntegrityError) or "already exists" in str(err)
+            if not racing:
+                reason = str(err).splitlines()[0]
+                raise ValueError(f"--storage {_safe(url)!r}: cannot open it: {reason}") from None
             if attempt == 2:
                 raise ValueError(f"--storage {_safe(url)!r}: cannot open it: another process keeps initialising "
                                  "it; try again") from None
