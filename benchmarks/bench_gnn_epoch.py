@@ -209,6 +209,17 @@ def _memory_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def time_epochs(epoch: Callable[[], None], repeats: int) -> tuple[float, list[float]]:
+    """Seconds of a first (warm-up: caches built) call of ``epoch``, then of ``repeats`` more."""
+    def timed() -> float:
+        start = time.perf_counter()
+        epoch()
+        return time.perf_counter() - start
+
+    first = timed()
+    return first, [timed() for _ in range(repeats)]
+
+
 def run_child(job: dict) -> dict:
     graph = torch.load(job["graph"], weights_only=True)
     torch.manual_seed(0)
@@ -229,14 +240,7 @@ def run_child(job: dict) -> dict:
     base_kb = _memory_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS (VmHWM) to the current RSS
     with contextlib.nullcontext() if job["system_malloc"] else freed_memory_kept():
-        start = time.perf_counter()
-        epoch()
-        first = time.perf_counter() - start
-        times = []
-        for _ in range(job["repeats"]):
-            start = time.perf_counter()
-            epoch()
-            times.append(time.perf_counter() - start)
+        first, times = time_epochs(epoch, job["repeats"])
         peak_mb = (_memory_kb("VmHWM") - base_kb) / 1024
         result = {"seconds": statistics.median(times), "first": first, "peak_mb": peak_mb}
         if job["impl"] == "ours":  # the machine as it ran these epochs: the host's bandwidth drifts over a long run

@@ -35,12 +35,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
-from bench_gnn_epoch import _memory_kb  # a script beside this one: benchmarks/ is on sys.path when run
+from bench_gnn_epoch import _memory_kb, time_epochs  # a script beside this one: benchmarks/ is on sys.path when run
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 STOCK_IMPORT = "from torch_geometric.nn import SAGEConv"
@@ -92,14 +91,7 @@ def run_child(job: dict) -> dict:
             model(x, edge_index, edge_type)
 
     with freed_memory_kept():
-        start = time.perf_counter()
-        epoch()
-        first = time.perf_counter() - start
-        times = []
-        for _ in range(job["repeats"]):
-            start = time.perf_counter()
-            epoch()
-            times.append(time.perf_counter() - start)
+        first, times = time_epochs(epoch, job["repeats"])
     return {"seconds": statistics.median(times), "first": first, "peak_mb": _memory_kb("VmHWM") / 1024,
             "nodes": graph.num_nodes, "edges": graph.edge_index.size(1), "features": graph.x.size(1),
             "hyperparameters": hyperparameters}

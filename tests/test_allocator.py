@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-_PROBE = """
+#: Minor page faults of a freed 64 MB tensor allocated again: few where freed memory is kept.
+_FAULTS = """
 import resource, torch
 from mgbench.benchmark.environment import freed_memory_kept
 
@@ -17,7 +18,9 @@ def faults_of_second_allocation():
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     torch.ones(16 * 2**20)
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+"""
 
+_PROBE = _FAULTS + """
 with freed_memory_kept() as kept:
     with freed_memory_kept() as inner:
         pass
@@ -42,4 +45,26 @@ def test_allocator_setting_survives_a_nested_block_and_is_given_back_on_exit(env
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MGBENCH_MALLOC", "GLIBC_TUNABLES"))}
     out = subprocess.run([sys.executable, "-c", _PROBE], env={**base, **env}, capture_output=True, text=True,
                          check=True)
+    assert out.stdout.strip() == expected
+
+
+_ALLOCATOR_PROBE = _FAULTS + """
+outside = faults_of_second_allocation()
+with freed_memory_kept() as kept:
+    faults_of_second_allocation()  # the first allocation inside the block grows the heap
+    inside = faults_of_second_allocation()
+print(kept, outside > 10_000, inside < 1_000)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc options")
+@pytest.mark.parametrize("env,expected", [({}, "True True True"), ({"MGBENCH_MALLOC": "system"}, "False True False"),
+                                          ({"MALLOC_MMAP_MAX_": "65536"}, "False True False")])
+def test_training_reuses_freed_memory_unless_told_otherwise(env, expected):
+    """Inside `freed_memory_kept` (where the runner trains) a freed 64 MB tensor's pages are reused rather
+    than faulted in again (counted as minor page faults, not timed); a user's own malloc settings, or
+    MGBENCH_MALLOC=system, are left alone."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MGBENCH_MALLOC"))}
+    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], env={**base, **env}, capture_output=True,
+                         text=True, check=True)
     assert out.stdout.strip() == expected

@@ -261,36 +261,3 @@ def test_min_epochs_zero_is_recorded_as_absent(data_root, tmp_path):
     (default,), (zero,) = records(tmp_path / "default"), records(tmp_path / "zero")
     assert default["definition"]["training"]["min_epochs"] == 100 and default["epochs_run"] == 6
     assert "min_epochs" not in zero["definition"]["training"] and zero["epochs_run"] == 2
-
-
-_ALLOCATOR_PROBE = """
-import resource, torch
-from mgbench.benchmark.environment import freed_memory_kept
-
-def faults_of_second_allocation():
-    torch.ones(16 * 2**20)  # 64 MB, allocated, written and freed
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    torch.ones(16 * 2**20)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-outside = faults_of_second_allocation()
-with freed_memory_kept() as kept:
-    faults_of_second_allocation()  # the first allocation inside the block grows the heap
-    inside = faults_of_second_allocation()
-print(kept, outside > 10_000, inside < 1_000)
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc options")
-@pytest.mark.parametrize("env,expected", [({}, "True True True"), ({"MGBENCH_MALLOC": "system"}, "False True False"),
-                                          ({"MALLOC_MMAP_MAX_": "65536"}, "False True False")])
-def test_training_reuses_freed_memory_unless_told_otherwise(env, expected):
-    """Inside `freed_memory_kept` (where the runner trains) a freed 64 MB tensor's pages are reused rather
-    than faulted in again (counted as minor page faults, not timed); a user's own malloc settings, or
-    MGBENCH_MALLOC=system, are left alone."""
-    import os
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MGBENCH_MALLOC"))}
-    out = subprocess.run([sys.executable, "-c", _ALLOCATOR_PROBE], env={**base, **env}, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == expected
