@@ -17,8 +17,8 @@ from mgbench.datasets.tasks import DOMAIN, available_tasks
 from mgbench.datasets.twibot import (PROFILE_CATEGORICAL, PROFILE_COLUMNS, open_twibot20, open_twibot22,
                                      profile_properties, read_twibot20, read_twibot22)
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/twibot20-sample"
-needs_sample = pytest.mark.skipif(not (SAMPLE / "TwiBot-20_sample.json").is_file(),
+PUBLISHED_SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/twibot20-sample"
+needs_sample = pytest.mark.skipif(not (PUBLISHED_SAMPLE / "TwiBot-20_sample.json").is_file(),
                                   reason="TwiBot-20 sample not found beside the repository")
 
 
@@ -31,13 +31,27 @@ def _relation_pairs(data, relation):
 # --------------------------------------------------------------------------- the official sample
 
 @pytest.fixture(scope="module")
-def sample_raw():
-    return json.loads((SAMPLE / "TwiBot-20_sample.json").read_text())
+def sample(tmp_path_factory):
+    """A copy of the published sample in a folder marked read-only, as it is published.
+
+    The tests never read the published folder itself: where a checkout's copy of it is
+    writable (CI runs as root on a fresh copy), nothing of ours may land there."""
+    folder = tmp_path_factory.mktemp("published") / "twibot20-sample"
+    folder.mkdir()
+    (folder / "TwiBot-20_sample.json").write_bytes((PUBLISHED_SAMPLE / "TwiBot-20_sample.json").read_bytes())
+    folder.chmod(0o555)
+    yield folder
+    folder.chmod(0o755)
+
+
+@pytest.fixture(scope="module")
+def sample_raw(sample):
+    return json.loads((sample / "TwiBot-20_sample.json").read_text())
 
 
 @needs_sample
-def test_sample_loads_users_tweets_domains_and_no_bot_labels(sample_raw):
-    data = open_twibot20(SAMPLE)
+def test_sample_loads_users_tweets_domains_and_no_bot_labels(sample, sample_raw):
+    data = open_twibot20(sample)
     assert data.num_nodes == len(sample_raw) == 100
     assert data.user_ids == [u["ID"] for u in sample_raw]
     assert data.x.shape == (100, len(PROFILE_COLUMNS)) and data.x.dtype == torch.float32
@@ -53,7 +67,7 @@ def test_sample_loads_users_tweets_domains_and_no_bot_labels(sample_raw):
 
 
 @needs_sample
-def test_sample_keeps_the_edges_inside_it_and_counts_the_rest(sample_raw):
+def test_sample_keeps_the_edges_inside_it_and_counts_the_rest(sample, sample_raw):
     ids = {u["ID"] for u in sample_raw}
     inside = {"followers": set(), "friends": set()}
     outside = 0
@@ -64,24 +78,25 @@ def test_sample_keeps_the_edges_inside_it_and_counts_the_rest(sample_raw):
                     inside[relation].add((user["ID"], other))
                 else:
                     outside += 1
-    data = open_twibot20(SAMPLE)
+    data = open_twibot20(sample)
     assert data.relation_names == ["followers", "friends"]
     for relation, pairs in inside.items():
         assert _relation_pairs(data, relation) == pairs
     assert data.edge_index.size(1) == sum(map(len, inside.values())) > 0
     assert data.dropped_edges == outside > 0
-    assert not (SAMPLE / "processed").exists(), "the read-only sample folder must never be written to"
+    assert sorted(p.name for p in sample.iterdir()) == ["TwiBot-20_sample.json"], \
+        "a folder marked read-only is never written to, not even by root"
 
 
 @needs_sample
-def test_sample_given_as_its_file(sample_raw):
-    data = read_twibot20(SAMPLE / "TwiBot-20_sample.json")
+def test_sample_given_as_its_file(sample):
+    data = read_twibot20(sample / "TwiBot-20_sample.json")
     assert data.num_nodes == 100 and data.dropped_edges > 0
 
 
 @needs_sample
-def test_load_reads_the_sample_from_its_read_only_folder():
-    data = load("twibot20", root=SAMPLE)
+def test_load_reads_the_sample_from_its_read_only_folder(sample):
+    data = load("twibot20", root=sample)
     assert data.num_nodes == 100
 
 
