@@ -32,7 +32,8 @@ import torch
 from mgbench import datasets as ds
 from mgbench.benchmark.models import build_gnn, resolve_model
 from mgbench.benchmark.sampling import SamplingSettings, fit_gnn_sampled, parse_fanout
-from mgbench.benchmark.train import TrainSettings, task_loss
+from mgbench.benchmark.protocol import TrainSettings
+from mgbench.benchmark.train import task_loss
 from mgbench.datasets.layout import find_folder
 from mgbench.datasets.sampler import make_sampler
 from mgbench.datasets.synthetic import write

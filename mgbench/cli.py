@@ -165,9 +165,9 @@ def cmd_splits(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from mgbench.benchmark import TrainSettings, resolve_model
-    from mgbench.benchmark.models import available_models
-    from mgbench.benchmark.tuning import search_space_of
+    from mgbench.benchmark.models import available_models, resolve_model
+    from mgbench.benchmark.protocol import TrainSettings
+    from mgbench.registry import search_space_of
 
     if args.name:
         spec = resolve_model(args.name)
@@ -256,7 +256,7 @@ def _result_line(record: dict) -> str:
 def _settings(items: list[str] | None, model: str | None) -> tuple[dict, dict, dict]:
     """``--set`` items as (hyperparameters, training settings, ``aux.`` settings); a key the
     model's constructor takes is its own even where a training setting has its name (``lr``)."""
-    from mgbench.benchmark.train import TrainSettings
+    from mgbench.benchmark.protocol import TrainSettings
 
     settings = _key_values(items, "--set")
     takes = _hyperparameter_names(model) if model else set()
@@ -351,6 +351,7 @@ def cmd_leaderboard(args) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from mgbench import __version__
+    from mgbench.benchmark.protocol import PROTOCOLS
 
     parser = _Parser(prog="mgbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"mgbench {__version__}")
@@ -410,7 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text_encoder=NAME|PATH, image_encoder=NAME|PATH, pooling=mean|max, image_grid=N")
     p.add_argument("--aux-loss", help="auxiliary loss(es), e.g. supcon or supcon+scc")
     p.add_argument("--aux-weight", type=float, default=0.1)
-    p.add_argument("--protocol", default="standard", choices=["standard", "reference"])
+    p.add_argument("--protocol", default="standard", choices=list(PROTOCOLS),
+                   help="standard (ours) or reference (the MGTAB scripts' choices, for comparison)")
     p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
     p.add_argument("--force", action="store_true", help="run again and replace runs whose record is stored")
     p.add_argument("--shard", help="i/n: run only this process's share of the sweep")
@@ -486,12 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mgbench.benchmark.models import ModelError
-    from mgbench.datasets import DatasetError
-
     try:
         args.func(args)
-    except (ValueError, ModelError, DatasetError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # DatasetError, ModelError and the rest of ours
         print(f"mgbench: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:

@@ -215,6 +215,12 @@ def registration_of(factory: Any) -> ModelSpec | None:
     return vars(factory).get(SPEC_ATTRIBUTE) if hasattr(factory, "__dict__") else None
 
 
+def search_space_of(spec: ModelSpec) -> dict[str, Dimension]:
+    """The model's declared space; a class found by path or entry point keeps its registration's."""
+    registered = registration_of(spec.factory)
+    return dict(spec.search_space or (registered.search_space if registered else {}))
+
+
 def registered_models() -> dict[str, ModelSpec]:
     """All registered models by name (baselines are imported on first use)."""
     import mgbench.baselines  # noqa: F401  (registers the baselines)

@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 from mgbench.benchmark import distributed
 from mgbench.benchmark.models import build_gnn, resolve_model
 from mgbench.benchmark.sampling import SamplingSettings, fit_gnn_sampled
-from mgbench.benchmark.train import TrainSettings
+from mgbench.benchmark.protocol import TrainSettings
 from mgbench.datasets.splits import mgtab_split
 from mgbench.datasets.tasks import get_task
 

@@ -14,7 +14,8 @@ from mgbench.baselines.os_gnn import smote
 from mgbench.benchmark import ResultStore, RunSpec, sweep
 from mgbench.benchmark.models import build_gnn, merge_hyperparameters, resolve_model
 from mgbench.benchmark.runner import DataCache, prepare
-from mgbench.benchmark.train import TrainSettings, fit_gnn, task_loss, training_objective
+from mgbench.benchmark.protocol import TrainSettings
+from mgbench.benchmark.train import fit_gnn, task_loss, training_objective
 
 #: Small settings so that each model trains in seconds on the tiny graphs.
 SMALL = {

@@ -160,10 +160,13 @@ def test_reference_metrics_swap_precision_and_recall():
 
 
 @pytest.mark.parametrize("task_name", ["stance", "bot", "stance+bot", "topics"])
-@pytest.mark.parametrize("reference", [False, True])
-def test_selection_score_is_the_metric_it_names(task_name, reference):
-    """Training scores each epoch with ``selection_score``: it must equal the full metric."""
-    from mgbench.benchmark.metrics import selection_metric, selection_score
+@pytest.mark.parametrize("protocol", ["standard", "reference"])
+def test_selection_score_is_the_metric_it_names(task_name, protocol):
+    """Training scores each epoch with ``selection_score``: it must equal the full metric the protocol names."""
+    from mgbench.benchmark.metrics import selection_score
+    from mgbench.benchmark.protocol import get_protocol
+
+    protocol = get_protocol(protocol)
 
     task = get_task(task_name)
     rng = np.random.default_rng(3)
@@ -174,8 +177,9 @@ def test_selection_score_is_the_metric_it_names(task_name, reference):
     else:
         y = rng.integers(0, c, n)
         proba = rng.dirichlet(np.ones(c), n)
-    full = compute_metrics(y, proba, task, swap_truth=reference)[selection_metric(task, reference)]
-    assert selection_score(y, proba, task, reference) == pytest.approx(full, abs=1e-12)
+    swap = protocol.swaps_truth("gcn", "gnn")
+    full = compute_metrics(y, proba, task, swap_truth=swap)[protocol.selection_metric(task)]
+    assert selection_score(y, proba, task, protocol.select_on_accuracy) == pytest.approx(full, abs=1e-12)
 
 
 BROKEN_IMPORT = "import not_a_module_anywhere\n"
@@ -231,6 +235,7 @@ def test_suite_narrowed_by_model_and_seeds(data_root, tmp_path, capsys):
 
 def test_early_stopping_waits_for_min_epochs():
     """A model on the majority-class plateau is not stopped before ``min_epochs``."""
+    from mgbench.benchmark.protocol import STANDARD
     from mgbench.benchmark.train import EpochSelector, FitResult
 
     task = get_task("bot")
@@ -239,7 +244,7 @@ def test_early_stopping_waits_for_min_epochs():
     learned = np.eye(2)[y] * 0.8 + 0.1              # from epoch 41 on, every node right
 
     def stops_at(min_epochs: int) -> tuple[int, int]:
-        selector = EpochSelector(FitResult(0, {}, {}, 0), task, y, y, reference=False)
+        selector = EpochSelector(FitResult(0, {}, {}, 0), task, y, y, STANDARD)
         for epoch in range(200):
             selector.update(epoch, learned if epoch >= 40 else plateau, plateau)
             if selector.should_stop(30, min_epochs):

@@ -12,7 +12,7 @@ import torch
 from mgbench import datasets as ds
 from mgbench.benchmark.models import build_gnn, resolve_model
 from mgbench.benchmark.sampling import SamplingSettings, fit_gnn_sampled, parse_fanout
-from mgbench.benchmark.train import TrainSettings
+from mgbench.benchmark.protocol import TrainSettings
 from mgbench.datasets.sampler import TorchNeighborSampler, make_sampler, pyg_engine
 
 DRAWS = 3000

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions.normal import Normal
 
-from mgbench.datasets.layout import NUM_PROFILE_COLUMNS
 from mgbench.nn import RGCNConv
 from mgbench.registry import Choice, IntRange, LogUniform, Uniform, register_model
 
@@ -149,6 +148,9 @@ class BotMoE(nn.Module):
                  feature_blocks: dict[str, tuple[int, int]] | None = None):
         super().__init__()
         if feature_blocks is None:
+            # Imported here, not at the top: registering the model must not load the dataset layer.
+            from mgbench.datasets.layout import NUM_PROFILE_COLUMNS
+
             feature_blocks = {"profile": (0, NUM_PROFILE_COLUMNS), "tweet": (NUM_PROFILE_COLUMNS, in_channels)}
         metadata = _block(feature_blocks, "profile")
         text = [b for b in (_block(feature_blocks, "tweet", "text"), _block(feature_blocks, "description")) if b]

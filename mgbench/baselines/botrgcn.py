@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
 from mgbench.nn import RGCNConv
 from mgbench.registry import Choice, LogUniform, Uniform, register_model
 
@@ -47,6 +46,9 @@ class BotRGCNEncoder(nn.Module):
                  categorical_columns: Sequence[int] | None = None):
         super().__init__()
         if feature_blocks is None:
+            # Imported here, not at the top: registering the model must not load the dataset layer.
+            from mgbench.datasets.layout import MGTAB_CATEGORICAL, NUM_PROFILE_COLUMNS
+
             feature_blocks = {"profile": (0, NUM_PROFILE_COLUMNS), "tweet": (NUM_PROFILE_COLUMNS, in_channels)}
             categorical_columns = MGTAB_CATEGORICAL if categorical_columns is None else categorical_columns
         categorical = sorted(set(categorical_columns or ()))

@@ -7,14 +7,47 @@ uses ``probability=False`` (the reference sets ``True``): Platt scaling runs a
 ``predict``; ROC-AUC is computed from the decision function instead.
 """
 
-from sklearn.ensemble import AdaBoostClassifier, RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from sklearn.svm import SVC
-from sklearn.tree import DecisionTreeClassifier
+import importlib
+import inspect
+from functools import cached_property
 
 from mgbench.registry import Choice, IntRange, LogUniform, register_model
+
+
+class Estimator:
+    """A scikit-learn estimator class, imported when a run first builds or inspects it.
+
+    Why: registering the seven estimators must not import scikit-learn (about a
+    second of CPU), so that ``mgbench models`` answers quickly. Calling it builds
+    the estimator; its signature is the class's, so hyperparameter names are
+    checked and ``random_state`` is found exactly as for the class itself.
+    """
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    @cached_property
+    def cls(self) -> type:
+        return getattr(importlib.import_module(self.module), self.name)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.cls)
+
+    def __call__(self, **params):
+        return self.cls(**params)
+
+    def __repr__(self) -> str:
+        return f"{self.module}.{self.name}"
+
+
+AdaBoostClassifier = Estimator("sklearn.ensemble", "AdaBoostClassifier")
+RandomForestClassifier = Estimator("sklearn.ensemble", "RandomForestClassifier")
+DecisionTreeClassifier = Estimator("sklearn.tree", "DecisionTreeClassifier")
+SVC = Estimator("sklearn.svm", "SVC")
+KNeighborsClassifier = Estimator("sklearn.neighbors", "KNeighborsClassifier")
+LogisticRegression = Estimator("sklearn.linear_model", "LogisticRegression")
+MLPClassifier = Estimator("sklearn.neural_network", "MLPClassifier")
 
 register_model("adaboost", kind="features", defaults={"n_estimators": 50, "learning_rate": 1.0},
                description="AdaBoost (SAMME) over decision stumps",

@@ -96,16 +96,10 @@ def compute_metrics(y: np.ndarray, scores: np.ndarray, task: Task, swap_truth: b
         return out
 
 
-def selection_metric(task: Task, reference: bool = False) -> str:
-    """The validation metric that picks the epoch: macro F1, or (``--protocol reference``,
-    as the MGTAB scripts) accuracy, subset accuracy for multi-label tasks."""
-    if reference:
-        return "subset_accuracy" if task.multilabel else "accuracy"
-    return "f1_macro"
-
-
-def selection_score(y: np.ndarray, scores: np.ndarray, task: Task, reference: bool = False) -> float:
-    """``compute_metrics(...)[selection_metric(task, reference)]``, computed alone.
+def selection_score(y: np.ndarray, scores: np.ndarray, task: Task, accuracy: bool = False) -> float:
+    """``compute_metrics(...)[protocol.selection_metric(task)]``, computed alone: macro F1, or
+    with ``accuracy`` (the reference protocol, as the MGTAB scripts) accuracy, subset accuracy
+    for multi-label tasks.
 
     Training computes it every epoch; the full metric set (a dozen scikit-learn
     calls, ~0.15 s on MGTAB's validation split) only when the score improves.
@@ -117,10 +111,10 @@ def selection_score(y: np.ndarray, scores: np.ndarray, task: Task, reference: bo
         if task.multilabel:
             pred = (scores >= 0.5).astype(np.int64)
             y = y.astype(np.int64)
-            if reference:
+            if accuracy:
                 return float(accuracy_score(y, pred))
             return float(f1_score(y, pred, average="macro", zero_division=0))
         pred = scores.argmax(axis=1)
-        if reference:
+        if accuracy:
             return float(accuracy_score(y, pred))
         return float(f1_score(y, pred, average="macro", labels=np.arange(scores.shape[1]), zero_division=0))

@@ -29,7 +29,8 @@ from .models import build_estimator, build_gnn, merge_hyperparameters, resolve_m
 from .sampling import SamplingSettings, fit_gnn_sampled
 from .contract import check_estimator, check_gnn
 from .store import SCHEMA, ResultStore, canonical_json, run_id
-from .train import PROTOCOLS, EpochFn, TrainSettings, fit_estimator, fit_gnn, reference_swaps_truth
+from .protocol import TrainSettings, get_protocol
+from .train import EpochFn, FitResult, fit_estimator, fit_gnn
 
 
 @dataclass
@@ -143,8 +144,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
     task = ds.get_task(spec.task)
     if dataset.tasks is not None and task.name not in dataset.tasks:
         raise ValueError(f"dataset {dataset.name!r} has no task {task.name!r}; its tasks: {', '.join(dataset.tasks)}")
-    if spec.protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {spec.protocol!r}; available: {', '.join(PROTOCOLS)}")
+    protocol = get_protocol(spec.protocol)
     dataset_options = dataset.record_options(spec.dataset_options)  # recorded defaults written in
     rel_names = relation_names_of(dataset, dataset_options, cache)
     feature_options = check_features(spec, cache)
@@ -158,8 +158,7 @@ def prepare(spec: RunSpec, cache: DataCache) -> PreparedRun:
             raise ValueError(f"unknown training setting(s) {', '.join(unknown)}; "
                              f"available: {', '.join(TrainSettings.names())}")
         training = TrainSettings(**spec.training).definition()
-        if spec.protocol == "reference":
-            training["patience"] = None
+        training["patience"] = protocol.recorded_patience(training["patience"])
     if spec.features == "fused" and model_spec.kind != "gnn":
         raise ValueError(f"the fused recipe trains its attention with a GNN; {spec.model!r} is a feature model")
     if spec.aux_loss:
@@ -247,52 +246,85 @@ def build_model(run: PreparedRun, data: RunData, device: torch.device) -> tuple[
     return model, embedding_dim
 
 
-def execute(run: PreparedRun, cache: DataCache, device: torch.device, *, amp: bool = False,
-            progress: bool = True, sampler: str = "auto", score_test: bool = True,
-            on_epoch: EpochFn | None = None) -> dict:
-    """Train and evaluate one prepared run; return its record (not yet stored).
+@dataclass
+class FitOptions:
+    """How a prepared run is trained, beyond its definition (none of it changes the record's id)."""
 
-    ``score_test=False`` and ``on_epoch`` serve a search (see :func:`fit_gnn`): the
-    test split is never read and the record's test metrics stay empty.
-    """
+    amp: bool = False
+    progress: bool = True
+    sampler: str = "auto"
+    #: False serves a search: the test split is never read and the record's test metrics stay empty.
+    score_test: bool = True
+    #: Sees each epoch's validation score and may raise to end training (a pruned trial).
+    on_epoch: EpochFn | None = None
+
+
+def _fit_features(run: PreparedRun, data: RunData, model: Any, embedding_dim: int | None, device: torch.device,
+                  options: FitOptions) -> FitResult:
+    return fit_estimator(model, data.graph.x.numpy(), data.y.numpy(), data.split, data.task,
+                         run.definition["protocol"], score_test=options.score_test)
+
+
+def _gnn_arguments(run: PreparedRun) -> tuple[TrainSettings, dict]:
+    """A GNN run's training settings and the protocol's keyword arguments to the training loops."""
     d = run.definition
-    if d.get("sampling") and (on_epoch is not None or not score_test):
+    protocol = get_protocol(d["protocol"])
+    return TrainSettings.from_definition(d["training"]), {
+        "protocol": protocol, "swap_truth": protocol.swaps_truth(d["model"], run.model_spec.kind)}
+
+
+def _fit_full_batch(run: PreparedRun, data: RunData, model: torch.nn.Module, embedding_dim: int | None,
+                    device: torch.device, options: FitOptions) -> FitResult:
+    d, graph = run.definition, data.graph
+    settings, protocol = _gnn_arguments(run)
+    aux = None
+    if d["aux_loss"]:
+        aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"], embedding_dim=embedding_dim,
+                           labels=data.y, multilabel=data.task.multilabel, num_outputs=data.task.num_outputs,
+                           x=graph.x, feature_blocks=graph.feature_blocks, seed=d["seed"]).to(device)
+    return fit_gnn(model, graph.x.to(device), graph.edge_index.to(device), graph.edge_type.to(device),
+                   data.y.to(device), data.split, data.task, settings, aux=aux, amp=options.amp,
+                   progress=options.progress, score_test=options.score_test, on_epoch=options.on_epoch, **protocol)
+
+
+def _fit_sampled(run: PreparedRun, data: RunData, model: torch.nn.Module, embedding_dim: int | None,
+                 device: torch.device, options: FitOptions) -> FitResult:
+    if options.on_epoch is not None or not options.score_test:
         raise ValueError("tuning trains full-batch; --sampled runs cannot be searched")
+    d, graph = run.definition, data.graph
+    settings, protocol = _gnn_arguments(run)
+    return fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, data.y, data.split, data.task,
+                           settings, SamplingSettings.from_dict(d["sampling"]), seed=d["seed"], amp=options.amp,
+                           backend=options.sampler, progress=options.progress, **protocol)
+
+
+Trainer = Callable[[PreparedRun, RunData, Any, "int | None", torch.device, FitOptions], FitResult]
+
+
+def trainer(run: PreparedRun) -> Trainer:
+    """The training loop a run's model kind and training mode call for: each takes the run, its
+    data, the built model and its embedding width, the device and the :class:`FitOptions`."""
+    if run.model_spec.kind == "features":
+        return _fit_features
+    return _fit_sampled if run.definition.get("sampling") else _fit_full_batch
+
+
+def execute(run: PreparedRun, cache: DataCache, device: torch.device,
+            options: FitOptions | None = None) -> dict:
+    """Train and evaluate one prepared run; return its record (not yet stored)."""
+    options = options or FitOptions()
+    d = run.definition
+    fit = trainer(run)
     data = run_data(run, cache)
-    graph, task, y, split = data.graph, data.task, data.y, data.split
     with env.freed_memory_kept(), env.PeakMemory(device) as mem:
         start = time.perf_counter()
         model, embedding_dim = build_model(run, data, device)
-        if run.model_spec.kind == "features":
-            result = fit_estimator(model, graph.x.numpy(), y.numpy(), split, task, d["protocol"],
-                                   score_test=score_test)
-            num_parameters = None
-        else:
-            num_parameters = sum(p.numel() for p in model.parameters())
-            settings = TrainSettings.from_definition(d["training"])
-            if d["protocol"] == "reference":
-                settings.patience = settings.epochs
-            swap_truth = reference_swaps_truth(d["model"], run.model_spec.kind, d["protocol"])
-            aux = None
-            if d["aux_loss"]:
-                aux = AuxObjective(d["aux_loss"], d["aux_weight"], d["aux_settings"],
-                                   embedding_dim=embedding_dim, labels=y,
-                                   multilabel=task.multilabel, num_outputs=task.num_outputs, x=graph.x,
-                                   feature_blocks=graph.feature_blocks, seed=d["seed"]).to(device)
-            if d.get("sampling"):
-                result = fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, y, split, task, settings,
-                                         SamplingSettings.from_dict(d["sampling"]), seed=d["seed"],
-                                         protocol=d["protocol"], amp=amp, backend=sampler, progress=progress,
-                                         swap_truth=swap_truth)
-            else:
-                result = fit_gnn(model, graph.x.to(device), graph.edge_index.to(device),
-                                 graph.edge_type.to(device), y.to(device), split, task, settings,
-                                 protocol=d["protocol"], aux=aux, amp=amp, progress=progress,
-                                 swap_truth=swap_truth, score_test=score_test, on_epoch=on_epoch)
+        result = fit(run, data, model, embedding_dim, device, options)
         train_time = time.perf_counter() - start
-    if score_test and not result.test:
+    if options.score_test and not result.test:
         raise ValueError(f"run {run_id(d)} ({d['model']}, seed {d['seed']}) produced no test metrics: its "
                          "validation score was never finite (did the loss diverge? try a smaller lr)")
+    num_parameters = sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else None
     return {
         "schema": SCHEMA, "run_id": run_id(d), "definition": d,
         "metrics": {"test": result.test, "val": result.val},
@@ -392,7 +424,7 @@ def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | No
     progress = progress and distributed.is_main()
     records = []
     for run in tqdm(todo, desc="runs", disable=not progress or len(todo) < 2):
-        record = execute(run, cache, dev, amp=amp, progress=progress, sampler=sampler)
+        record = execute(run, cache, dev, FitOptions(amp=amp, progress=progress, sampler=sampler))
         if distributed.is_main():
             store.write(record)
             on_record(record)
@@ -411,7 +443,7 @@ def _start_worker(root: str | Path | None) -> None:
 
 def _run_in_worker(spec: RunSpec, folder: str, device: str, amp: bool, sampler: str) -> dict:
     run = prepare(spec, _WORKER_CACHE)
-    record = execute(run, _WORKER_CACHE, env.resolve_device(device), amp=amp, progress=False, sampler=sampler)
+    record = execute(run, _WORKER_CACHE, env.resolve_device(device), FitOptions(amp=amp, progress=False, sampler=sampler))
     ResultStore(folder).write(record)
     return record
 

@@ -36,7 +36,8 @@ from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
 from . import distributed
-from .train import PROTOCOLS, EpochSelector, FitResult, TrainSettings, probabilities, split_output, task_loss
+from .protocol import Protocol, TrainSettings, get_protocol
+from .train import EpochSelector, FitResult, probabilities, split_output, task_loss
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,9 @@ class _Batches:
 
 def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
                     y: torch.Tensor, split: Split, task: Task, settings: TrainSettings,
-                    sampling: SamplingSettings, *, seed: int = 0, protocol: str = "standard",
+                    sampling: SamplingSettings, *, seed: int = 0, protocol: str | Protocol = "standard",
                     amp: bool = False, backend: str = "auto", progress: bool = True,
-                    swap_truth: bool | None = None) -> SampledFitResult:
+                    swap_truth: bool = False) -> SampledFitResult:
     """Train ``model`` on sampled mini-batches; return the selected epoch's metrics.
 
     The graph tensors stay on the CPU (they may be memory-mapped); each
@@ -123,8 +124,7 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
     wrapped in DistributedDataParallel and the batches are shared out.
     ``swap_truth`` as in :func:`.train.fit_gnn`.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+    protocol = get_protocol(protocol)
     device = next(model.parameters()).device
     world, rank = distributed.world_size(), distributed.rank()
     num_relations = int(edge_type.max()) + 1 if edge_type.numel() else 1
@@ -137,15 +137,14 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
     eval_seed = (seed, 2, rank)
     y = y.cpu()
     y_val, y_test = y[split.val].numpy(), y[split.test].numpy()
-    reference = protocol == "reference"
     bs = sampling.batch_size
 
     best = SampledFitResult(0, {}, {}, 0, sampler=sampler.name)
-    selector = EpochSelector(best, task, y_val, y_test, reference, swap_truth)
+    selector = EpochSelector(best, task, y_val, y_test, protocol, swap_truth)
     seen, train_time, loss = 0, 0.0, torch.tensor(float("nan"))
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress or rank != 0, leave=False)
     for epoch in bar:
-        if reference:
+        if protocol.validation_from_training_pass:
             model.train()
             val_p = batches.scores(model, split.val, task, bs, _generator(*eval_seed)).numpy()
         trained.train()
@@ -168,7 +167,7 @@ def fit_gnn_sampled(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.T
         model.eval()
         held_out = torch.cat([split.val, split.test])
         p = batches.scores(model, held_out, task, bs, _generator(*eval_seed)).numpy()
-        if not reference:
+        if not protocol.validation_from_training_pass:
             val_p = p[: split.val.numel()]
         score = selector.update(epoch, val_p, p[split.val.numel():])
         bar.set_postfix(loss=f"{loss.item():.4f}", val=f"{score:.4f}")

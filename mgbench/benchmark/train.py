@@ -1,20 +1,9 @@
-"""The standard training protocol, and the MGTAB reference scripts' one for comparison.
+"""Training loops: full-batch GNN training and scikit-learn fitting under a protocol.
 
-``standard`` (the default): full-batch training with AdamW; after every step an
-eval-mode forward scores validation; the epoch with the best validation macro F1
-is selected (early stopping after ``patience`` epochs without improvement) and
-its test metrics are reported.
-
-``reference`` replays the choices of the MGTAB authors' scripts that move
-numbers: validation accuracy read from the *training-mode* forward pass before
-the optimiser step; model selection on that accuracy (strict improvement); all
-``epochs`` run without early stopping; test metrics from the eval-mode forward
-after the step; predictions passed as the truth to the metric functions where
-the model's script does so (:func:`reference_swaps_truth`); feature models
-fitted on the training rows in ascending node order, as ``MGTAB-ML.py`` fits
-on ``x[train_mask]``. Not replayed: the authors' GNN scripts seed only the
-split, so their weights and dropout masks change from run to run; ours are
-seeded, so a run repeats exactly.
+What differs between the standard and the reference protocol (which forward
+scores validation, the selection metric, early stopping, swapped metric
+arguments, the estimators' row order) is read from a :class:`.protocol.Protocol`
+object, never from the protocol's name; :mod:`.protocol` documents both.
 """
 
 from __future__ import annotations
@@ -31,78 +20,7 @@ from mgbench.datasets.splits import Split
 from mgbench.datasets.tasks import Task
 
 from .metrics import compute_metrics, selection_score
-
-PROTOCOLS = ("standard", "reference")
-
-#: GNNs whose MGTAB script passes the truth first to the metric functions: ``HGT.py`` and
-#: ``RGT.py`` (``test``: ``precision_score(label[test_mask], output[test_mask])``). ``MGTAB-GNN.py``
-#: (GCN, GAT, GraphSAGE, R-GCN, BotRGCN) and ``SHGN.py`` pass the predictions first
-#: (``precision_score(out[test_mask], label[test_mask])``), so a GNN of ours swaps by default.
-UNSWAPPED_REFERENCE_GNNS = frozenset({"hgt", "rgt"})
-
-
-def reference_swaps_truth(model: str, kind: str, protocol: str) -> bool:
-    """Whether a run passes predictions as the truth to the metrics, as its MGTAB script does.
-
-    Only under ``--protocol reference``, and only for GNNs whose script does:
-    ``MGTAB-ML.py`` calls ``precision_score(y_true=y_test, y_pred=y_pred)``
-    correctly, so feature models never swap.
-    """
-    return protocol == "reference" and kind == "gnn" and model not in UNSWAPPED_REFERENCE_GNNS
-
-
-@dataclass
-class TrainSettings:
-    """Training settings a run may override with ``--set`` (defaults: the MGTAB scripts')."""
-
-    epochs: int = 200
-    lr: float = 1e-3
-    weight_decay: float = 5e-4
-    patience: int = 30
-    #: Early stopping never fires before this many epochs. Why: a model can sit on
-    #: the majority-class plateau for its first 30+ epochs (HGT and RGT on ``bot``),
-    #: where validation F1 cannot improve and ``patience`` alone stops it untrained.
-    #: A definition without the key means 0: runs recorded before it existed.
-    min_epochs: int = 100
-
-    #: The bounds a run's settings must lie in; checked before anything trains.
-    LIMITS = {"epochs": (1, 100_000), "patience": (1, 100_000), "min_epochs": (0, 100_000)}
-
-    def __post_init__(self) -> None:
-        """Refuse impossible settings (``epochs=0``, ``lr=nan``, ``epochs=1e12``) at the door."""
-        from .models import coerce_setting
-
-        for name, spec in self.__dataclass_fields__.items():
-            value = getattr(self, name)
-            if value is None and name == "patience":  # the reference protocol: no early stopping
-                continue
-            value = coerce_setting("training", name, value, spec.default)
-            low, high = self.LIMITS.get(name, (None, None))
-            if name in self.LIMITS and not low <= value <= high:
-                raise ValueError(f"training: {name}={value!r} must lie in [{low}, {high}]")
-            if name in ("lr", "weight_decay") and value < 0:
-                raise ValueError(f"training: {name}={value!r} must be >= 0")
-            setattr(self, name, value)
-
-    @classmethod
-    def names(cls) -> tuple[str, ...]:
-        return tuple(cls.__dataclass_fields__)
-
-    def definition(self) -> dict:
-        """The settings as a run's definition records them: ``min_epochs`` 0 is left out.
-
-        Why: runs recorded before ``min_epochs`` existed ran with 0 and have no
-        key; writing 0 as absent keeps their definitions, and so their ids.
-        """
-        out = dict(self.__dict__)
-        if not out["min_epochs"]:
-            del out["min_epochs"]
-        return out
-
-    @classmethod
-    def from_definition(cls, training: dict) -> "TrainSettings":
-        """The inverse of :meth:`definition` (``None`` values, e.g. the reference protocol's patience, skipped)."""
-        return cls(**{"min_epochs": 0, **{k: v for k, v in training.items() if v is not None}})
+from .protocol import Protocol, TrainSettings, get_protocol
 
 
 @dataclass
@@ -119,21 +37,19 @@ class EpochSelector:
 
     Every epoch computes just the selection score; the full validation and
     test metrics are computed only when it improves (they cost more than an
-    epoch of a small model). Early stopping: ``patience`` epochs without
-    improvement, never under ``--protocol reference`` (the MGTAB scripts run
-    every epoch). ``y_test`` ``None``: test is never scored (tuning).
+    epoch of a small model). Early stopping as the protocol says.
+    ``y_test`` ``None``: test is never scored (tuning).
     """
 
     def __init__(self, result: FitResult, task: Task, y_val: np.ndarray, y_test: np.ndarray | None,
-                 reference: bool, swap_truth: bool | None = None):
-        self.result, self.task, self.reference = result, task, reference
-        self.swap_truth = reference if swap_truth is None else swap_truth
+                 protocol: Protocol, swap_truth: bool = False):
+        self.result, self.task, self.protocol, self.swap_truth = result, task, protocol, swap_truth
         self.y_val, self.y_test = y_val, y_test
         self.best_score = -np.inf
 
     def update(self, epoch: int, val_scores: np.ndarray, test_scores: np.ndarray | None) -> float:
         """Score epoch ``epoch`` (0-based) from class probabilities; returns the score."""
-        score = selection_score(self.y_val, val_scores, self.task, self.reference)
+        score = selection_score(self.y_val, val_scores, self.task, self.protocol.select_on_accuracy)
         self.result.epochs_run = epoch + 1
         if score > self.best_score:
             self.best_score = score
@@ -143,9 +59,8 @@ class EpochSelector:
                 self.result.test = compute_metrics(self.y_test, test_scores, self.task, swap_truth=self.swap_truth)
         return score
 
-    def should_stop(self, patience: int, min_epochs: int) -> bool:
-        run, best = self.result.epochs_run, self.result.best_epoch
-        return not self.reference and run >= min_epochs and run - best >= patience
+    def should_stop(self, patience: int | None, min_epochs: int) -> bool:
+        return self.protocol.should_stop(self.result.epochs_run, self.result.best_epoch, patience, min_epochs)
 
 
 def split_output(out) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -244,8 +159,8 @@ EpochFn = Callable[[int, float], None]
 
 def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
             y: torch.Tensor, split: Split, task: Task, settings: TrainSettings, *,
-            protocol: str = "standard", aux: AuxFn | None = None, amp: bool = False,
-            progress: bool = True, swap_truth: bool | None = None, score_test: bool = True,
+            protocol: str | Protocol = "standard", aux: AuxFn | None = None, amp: bool = False,
+            progress: bool = True, swap_truth: bool = False, score_test: bool = True,
             on_epoch: EpochFn | None = None) -> FitResult:
     """Train ``model`` full-batch and return the selected epoch's metrics.
 
@@ -253,14 +168,13 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     train_idx)`` returns an auxiliary loss added to the task loss (the caller
     chooses batch and weight; an ``nn.Module`` aux has its parameters trained
     too); embeddings are captured with :class:`EmbeddingTap`. ``swap_truth``
-    (default: under the reference protocol) passes predictions as the truth to
-    the metrics (:func:`reference_swaps_truth`).
+    passes predictions as the truth to the metrics (:meth:`.Protocol.swaps_truth`
+    says for which models the reference protocol does).
     ``score_test=False`` never reads ``split.test`` (a search selects on
     validation alone; the result's ``test`` stays empty). ``on_epoch`` sees each
     epoch's validation score and may raise to end training (a pruned trial).
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+    protocol = get_protocol(protocol)
     device = x.device
     params = list(model.parameters()) + (list(aux.parameters()) if isinstance(aux, torch.nn.Module) else [])
     optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
@@ -269,12 +183,11 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
     test_idx = split.test.to(device) if score_test else None
     y_val = y[split.val].cpu().numpy()
     y_test = y[split.test].cpu().numpy() if score_test else None
-    reference = protocol == "reference"
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp)  # noqa: E731
 
     objective = training_objective(model, task)
     best = FitResult(0, {}, {}, 0)
-    selector = EpochSelector(best, task, y_val, y_test, reference, swap_truth)
+    selector = EpochSelector(best, task, y_val, y_test, protocol, swap_truth)
     bar = tqdm(range(settings.epochs), desc=type(model).__name__, disable=not progress, leave=False)
     for epoch in bar:
         model.train()
@@ -285,7 +198,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
             loss = objective(logits, y, train_idx)
             if aux is not None:
                 loss = loss + aux(tap.value, logits, train_idx)
-        if reference:  # the MGTAB scripts score validation on the training pass, before the step
+        if protocol.validation_from_training_pass:
             val_scores = probabilities(logits[val_idx], task)
         loss.backward()
         optimizer.step()
@@ -293,7 +206,7 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
         model.eval()
         with torch.no_grad(), autocast():
             eval_logits = split_output(model(x, edge_index, edge_type))[0]
-        if not reference:
+        if not protocol.validation_from_training_pass:
             val_scores = probabilities(eval_logits[val_idx], task)
         test_scores = probabilities(eval_logits[test_idx], task) if score_test else None
         score = selector.update(epoch, val_scores, test_scores)
@@ -308,25 +221,21 @@ def fit_gnn(model: torch.nn.Module, x: torch.Tensor, edge_index: torch.Tensor, e
 
 
 def fit_estimator(estimator, x: np.ndarray, y: np.ndarray, split: Split, task: Task,
-                  protocol: str = "standard", score_test: bool = True) -> FitResult:
+                  protocol: str | Protocol = "standard", score_test: bool = True) -> FitResult:
     """Fit a scikit-learn estimator on the training nodes; score validation and (unless not
     ``score_test``) test.
 
-    The standard protocol fits on the rows in the split's (shuffled) order;
-    ``--protocol reference`` fits on them in ascending node order, as
-    ``MGTAB-ML.py`` fits on ``x[train_mask]``: an estimator that draws from its
-    rows (a random forest's bootstrap) then sees exactly the authors' samples.
-    Metrics take the truth first under both protocols (``MGTAB-ML.py`` does).
+    The protocol orders the training rows (:meth:`.Protocol.estimator_rows`): an
+    estimator that draws from its rows (a random forest's bootstrap) sees exactly
+    the authors' samples under the reference protocol. Metrics take the truth
+    first under both protocols (``MGTAB-ML.py`` does).
     """
     from sklearn.multiclass import OneVsRestClassifier
 
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; available: {', '.join(PROTOCOLS)}")
+    protocol = get_protocol(protocol)
     if task.multilabel:
         estimator = OneVsRestClassifier(estimator)
-    tr = split.train.numpy()
-    if protocol == "reference":
-        tr = np.sort(tr)
+    tr = protocol.estimator_rows(split.train.numpy())
     estimator.fit(x[tr], y[tr])
     out = {"test": {}}
     for part in ("val", "test") if score_test else ("val",):

@@ -5,7 +5,7 @@ settings). Its study searches the model's registered search space with Optuna's
 seeded TPE sampler. A trial trains the configuration on each *search seed*
 under the standard protocol and scores it by the selection metric on the
 validation split (macro F1; the mean over search seeds); the test split is never
-read while searching (``execute(..., score_test=False)``). Pruning (median or
+read while searching (``FitOptions(score_test=False)``). Pruning (median or
 Hyperband) sees the best validation score so far after every epoch.
 
 The budget is ``trials`` finished trials (complete or pruned) and/or
@@ -29,11 +29,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mgbench.registry import Choice, Dimension, IntRange, LogUniform, ModelSpec, Uniform, registration_of
+from mgbench.registry import (Choice, Dimension, IntRange, LogUniform, ModelSpec, Uniform,
+                              search_space_of)
 
-from .metrics import selection_metric
 from .models import resolve_model
-from .runner import DataCache, RunSpec, execute, prepare, sweep
+from .protocol import get_protocol
+from .runner import DataCache, FitOptions, RunSpec, execute, prepare, sweep
 from .store import ResultStore
 
 PRUNERS = ("median", "hyperband", "none")
@@ -99,12 +100,6 @@ def targets_from_specs(specs: list[RunSpec], seeds: list[int] | None = None) -> 
 
 
 # -- search spaces -------------------------------------------------------------------------------------------
-
-def search_space_of(spec: ModelSpec) -> dict[str, Dimension]:
-    """The model's declared space; a class found by path or entry point keeps its registration's."""
-    registered = registration_of(spec.factory)
-    return dict(spec.search_space or (registered.search_space if registered else {}))
-
 
 def check_search_space(spec: ModelSpec) -> dict[str, Dimension]:
     """The space, after checking every key names something the model takes (one clear error if not)."""
@@ -289,7 +284,7 @@ def _objective(prepared: _Prepared, cache: DataCache, device, options: TuneOptio
     from mgbench.datasets import get_task
 
     d = prepared.definition
-    metric = selection_metric(get_task(d["task"]), d["protocol"] == "reference")
+    metric = get_protocol(d["protocol"]).selection_metric(get_task(d["task"]))
     epochs = int(d["training"].get("epochs") or 0)
     prune = options.pruner != "none" and prepared.model.kind == "gnn"
 
@@ -310,8 +305,8 @@ def _objective(prepared: _Prepared, cache: DataCache, device, options: TuneOptio
                     trial.set_user_attr("epochs_run", [*epochs_run, epoch])
                     raise optuna.TrialPruned()
 
-            record = execute(run, cache, device, amp=amp, progress=False, score_test=False,
-                             on_epoch=on_epoch if prune else None)
+            record = execute(run, cache, device, FitOptions(amp=amp, progress=False, score_test=False,
+                                                            on_epoch=on_epoch if prune else None))
             scores.append(float(record["metrics"]["val"][metric]))
             epochs_run.append(record["epochs_run"])
         trial.set_user_attr("val_" + metric, scores)

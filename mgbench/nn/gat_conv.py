@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import glorot, zeros
+from .inits import Linear, glorot, zeros
 
 from .cache import cached_layout
 from .kernels import GraphLayout, SparsePattern, additive_logits, attend, check_graph

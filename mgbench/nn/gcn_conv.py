@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import zeros
+from .inits import Linear, zeros
 
 from .cache import gcn_operator
 from .kernels import transform_aggregate

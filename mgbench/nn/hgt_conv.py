@@ -7,8 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
-from torch_geometric.nn.inits import kaiming_uniform, ones
+from .inits import Linear, kaiming_uniform, ones
 
 from .cache import cached_layout
 from .kernels import GraphLayout, SparsePattern, attend, check_graph, sddmm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.inits import glorot, zeros
+from .inits import glorot, zeros
 
 from .cache import mean_operator
 from .kernels import SparseOperator, transform_aggregate

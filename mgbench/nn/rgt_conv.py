@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.inits import kaiming_uniform, uniform
+from .inits import kaiming_uniform, uniform
 
 from .cache import cached_layout
 from .kernels import GraphLayout, SparsePattern, attend, check_graph, sddmm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.dense.linear import Linear
+from .inits import Linear
 
 from .cache import mean_operator
 from .kernels import transform_aggregate
