@@ -17,6 +17,7 @@ from typing import Callable
 import pytest
 
 from mgbench.leaderboard import build_leaderboard
+from mgbench.schema import METRICS
 
 from test_leaderboard import write_record
 
@@ -178,3 +179,30 @@ def test_validation_names_every_fault_of_a_record(tmp_path: Path) -> None:
                   "num_parameters (not an integer: 12.0)", "nested deeper than 8"):
         assert fault in reason
     assert len(reason) < 1000                            # bounded, whatever the record holds
+
+
+@pytest.mark.parametrize("key", [key for m in METRICS for key in m.keys])
+def test_every_metric_the_schema_names_is_range_checked_and_shown(key: str, tmp_path: Path) -> None:
+    """The schema's metric list is the board's: each key is refused outside its range, and the
+    column reads it (a metric added there needs no other list changed)."""
+    metric = next(m for m in METRICS if key in m.keys)
+    results = tmp_path / "results"
+    earlier = {k: None for k in metric.keys[:metric.keys.index(key)]}  # the key a column prefers, absent
+    for seed in range(2):
+        write_record(results, seed=seed, metrics={key: 0.625})
+    write_record(results, seed=7, metrics={key: metric.high + 0.5}, file_name="bad.json")
+    for path in results.glob("*.json"):
+        record = json.loads(path.read_text())
+        for k in earlier:
+            record["metrics"]["test"].pop(k, None)
+        path.write_text(json.dumps(record))
+
+    report = build_leaderboard(results, tmp_path / "board")
+
+    assert [s.path for s in report.skipped] == ["bad.json"]
+    assert f"metrics.test.{key} ({metric.high + 0.5:g} outside [{metric.low:g}, {metric.high:g}])" \
+        in report.skipped[0].reason
+    with open(tmp_path / "board" / "leaderboard.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["source"] == "run")
+    assert float(row[f"{metric.column}_mean"]) == pytest.approx(0.625)
+    assert f"| {metric.header} |" in (tmp_path / "board" / "LEADERBOARD.md").read_text()

@@ -36,20 +36,14 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from mgbench.schema import canonical_json
+from mgbench.schema import METRICS, canonical_json
 
 from . import reference
 from .records import Record, short_hash
 
-COLUMNS = ("accuracy", "precision", "recall", "f1", "f1_bot", "roc_auc")
-_METRIC_KEYS = {
-    "accuracy": ("accuracy", "subset_accuracy"),   # multi-label tasks report subset accuracy
-    "precision": ("precision_macro",),
-    "recall": ("recall_macro",),
-    "f1": ("f1_macro",),
-    "f1_bot": ("f1_bot", "bot/f1_bot"),            # the bot class's F1; stance+bot prefixes it
-    "roc_auc": ("roc_auc_macro",),
-}
+#: The board's metric columns (:data:`mgbench.schema.METRICS`), in order.
+COLUMNS = tuple(m.column for m in METRICS)
+_METRIC_KEYS = {m.column: m.keys for m in METRICS}
 #: One letter per model kind, as the Type column shows it.
 KINDS = {"gnn": "G", "features": "F", "external": "E"}
 #: Training settings a tuned run's search may choose; they do not separate it from the default's table.

@@ -14,18 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from mgbench.schema import DEFINITION_KEYS, MODEL_KINDS, SCHEMA_VERSION, canonical_json
+from mgbench.schema import DEFINITION_KEYS, METRICS, MODEL_KINDS, RANKING_METRIC, SCHEMA_VERSION, canonical_json
 
 from . import validate as v
 
 #: Efficiency fields the tables show; the key is required, ``null`` is allowed.
 EFFICIENCY_KEYS = ("train_time_s", "peak_memory_mb", "num_parameters")
-#: Test metrics the tables read when present, all fractions in [0, 1]; ``f1_macro`` is required.
-#: ``bot/f1_bot`` is the bot-class F1 of a ``stance+bot`` run (docs/RESULTS.md).
-READ_TEST_METRICS = ("accuracy", "subset_accuracy", "precision_macro", "recall_macro", "f1_macro",
-                     "roc_auc_macro", "f1_bot", "bot/f1_bot")
-#: Metrics a record may hold as ``null``: ROC-AUC is undefined where a class is absent from the test set.
-UNDEFINED_ALLOWED = ("roc_auc_macro",)
+#: Each test metric the tables read when present -> the board metric that reads it.
+_READ_TEST_METRICS = {key: metric for metric in METRICS for key in metric.keys}
 #: Training settings that are integers (``None``: not used, e.g. patience under the reference protocol).
 _INT_SETTINGS = ("epochs", "patience", "min_epochs")
 _MAX_EPOCHS = 10 ** 7
@@ -175,8 +171,8 @@ def parse_record(obj: Any, path: str) -> Record:
     test = obj.get("metrics", {}).get("test") if isinstance(obj.get("metrics"), dict) else None
     if not isinstance(test, dict):
         missing.append("metrics.test")
-    elif "f1_macro" not in test:
-        missing.append("metrics.test.f1_macro")
+    elif RANKING_METRIC not in test:
+        missing.append(f"metrics.test.{RANKING_METRIC}")
     if missing:
         raise RecordError("missing fields: " + ", ".join(missing))
     schema = obj["schema"]
@@ -187,9 +183,10 @@ def parse_record(obj: Any, path: str) -> Record:
 
     problems: v.Problems = []
     _check_definition(problems, definition)
-    for key in READ_TEST_METRICS:
+    for key, metric in _READ_TEST_METRICS.items():
         if key in test:
-            v.check_metric(problems, f"metrics.test.{key}", test[key], optional=key in UNDEFINED_ALLOWED)
+            v.check_number(problems, f"metrics.test.{key}", test[key], metric.low, metric.high,
+                           optional=metric.may_be_undefined)
     v.check_number(problems, "train_time_s", obj["train_time_s"], 0, v.MAX_SECONDS, optional=True)
     v.check_number(problems, "peak_memory_mb", obj["peak_memory_mb"], 0, v.MAX_MEGABYTES, optional=True)
     v.check_number(problems, "model_memory_mb", obj.get("model_memory_mb"), 0, v.MAX_MEGABYTES, optional=True)
@@ -204,7 +201,7 @@ def parse_record(obj: Any, path: str) -> Record:
         path=path,
         run_id=run_id,
         definition=definition,
-        test={key: float(test[key]) for key in READ_TEST_METRICS if test.get(key) is not None},
+        test={key: float(test[key]) for key in _READ_TEST_METRICS if test.get(key) is not None},
         train_time_s=obj["train_time_s"],
         model_memory_mb=obj.get("model_memory_mb"),  # absent in records made before it existed
         num_parameters=obj["num_parameters"],

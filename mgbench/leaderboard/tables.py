@@ -11,6 +11,8 @@ import io
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from mgbench.schema import METRICS
+
 from . import escape, reference
 from .aggregate import (
     COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey, TuningEffect,
@@ -49,14 +51,7 @@ BOARD_COLUMNS = (
     Column("model", "Model", False),
     Column("type", "Type", False, help=TYPE_LEGEND),
     Column("aux", "Aux loss", False, help="auxiliary loss and its weight λ", optional=True),
-    Column("accuracy", "Accuracy", True),
-    Column("precision", "Precision", True, help="macro precision"),
-    Column("recall", "Recall", True, help="macro recall"),
-    Column("f1", "F1 (macro)", True),
-    Column("f1_bot", "F1 (bot class)", True, help="F1 of the bot class (the positive class)",
-           optional=True),
-    Column("roc_auc", "ROC-AUC", True, help="macro ROC-AUC (one-vs-rest; binary for bot)",
-           optional=True),
+    *(Column(m.column, m.header, True, help=m.help, optional=m.optional) for m in METRICS),
     Column("seeds", "Seeds", True),
     Column("p", "p vs best", True),
     Column("time", "Time/run (s)", True, help="training time per run, mean over seeds"),

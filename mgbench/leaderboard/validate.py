@@ -3,7 +3,7 @@
 A record is written by anyone who can copy a file into the results folder, so
 every value the board reads is checked here before it reaches a table, a
 figure or a file name: names are bounded strings, numbers are finite and in
-their range (metrics in [0, 1]), integers are bounded, nested settings are
+their range (metrics in the range :data:`mgbench.schema.METRICS` gives), integers are bounded, nested settings are
 plain JSON of bounded size. Each check appends ``"<field> (<why>)"`` to a
 list of problems rather than raising, so that one message names every fault.
 """
@@ -109,11 +109,6 @@ def check_number(problems: Problems, field: str, value: Any, low: float, high: f
         inside = False
     if not inside:
         problems.append(f"{field} ({describe(value)} outside [{low:g}, {high:g}])")
-
-
-def check_metric(problems: Problems, field: str, value: Any, optional: bool = False) -> None:
-    """Accuracy, precision, recall, F1, ROC-AUC: fractions in [0, 1] (``None`` if ``optional``)."""
-    check_number(problems, field, value, 0.0, 1.0, optional=optional)
 
 
 def check_json(problems: Problems, field: str, value: Any) -> None:
