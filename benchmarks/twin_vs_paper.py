@@ -37,11 +37,6 @@ from mgbench.leaderboard import reference
 
 FEATURE_MODELS = ("adaboost", "random-forest", "decision-tree", "svm", "knn", "logistic-regression", "mlp")
 GNNS = ("gcn", "gat", "graphsage", "rgcn", "botrgcn", "hgt", "simple-hgn", "rgt")
-#: Our registered name -> the model's name in the paper's table (mlp and rgcn are not in it).
-PAPER_NAMES = {"adaboost": "AdaBoost", "random-forest": "Random Forest", "decision-tree": "Decision Tree",
-               "svm": "SVM", "knn": "KNN", "logistic-regression": "Logistic Regression", "gcn": "GCN",
-               "graphsage": "GraphSAGE", "gat": "GAT", "hgt": "HGT", "simple-hgn": "S-HGN",
-               "botrgcn": "BotRGCN", "rgt": "RGT"}
 TASKS = ("stance", "bot")
 RELATIONS = "followers,friends"
 MIN_TAU = 0.6
@@ -50,9 +45,8 @@ MAX_GAP = 8.0
 
 def paper_f1(task: str) -> dict[str, float]:
     """The paper's mean macro F1 (percent) per registered model name."""
-    published = {r.model: 100 * r.mean["f1"] for r in
-                 reference.published_results("mgtab", task, RELATIONS.split(","), "default")}
-    return {ours: published[theirs] for ours, theirs in PAPER_NAMES.items()}
+    return {reference.registered_name(r.model): 100 * r.mean["f1"] for r in
+            reference.published_results("mgtab", task, RELATIONS.split(","), "default")}
 
 
 def majority_f1(graph, task: str, seeds: list[int]) -> float:

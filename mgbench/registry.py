@@ -275,6 +275,9 @@ class DatasetSpec:
     present: Callable[[Path], bool] | None = None
     recorded_defaults: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
     description: str = ""
+    #: The dataset this synthetic one stands in for: at its default options the board sets its
+    #: runs beside that dataset's published numbers (twin F1 against paper F1, Kendall's tau).
+    twin_of: str | None = None
 
     @property
     def accepted(self) -> set[str] | None:
@@ -317,7 +320,7 @@ def register_dataset(name: str, *, relations: tuple[str, ...] | list[str] | None
                      tasks: tuple[str, ...] | list[str] | None = None, synthetic: bool = False,
                      source: DatasetSource | None = None, present: Callable[[Path], bool] | None = None,
                      recorded_defaults: Mapping[str, tuple[Any, Any]] | None = None, description: str = "",
-                     replace: bool = False):
+                     twin_of: str | None = None, replace: bool = False):
     """Register a dataset's loader under ``name``; usable as a decorator.
 
     >>> @register_dataset("my-graph", relations=("followers", "friends"), tasks=("bot",))
@@ -334,7 +337,7 @@ def register_dataset(name: str, *, relations: tuple[str, ...] | list[str] | None
         doc = description or (inspect.getdoc(loader) or "").split("\n")[0]
         spec = DatasetSpec(name, loader, tuple(relations) if relations is not None else None,
                            tuple(tasks) if tasks is not None else None, synthetic, source, present,
-                           dict(recorded_defaults or {}), doc)
+                           dict(recorded_defaults or {}), doc, twin_of)
         _DATASETS[name] = spec
         try:  # kept on the function too, so that its registration applies however it is found
             setattr(loader, DATASET_SPEC_ATTRIBUTE, spec)

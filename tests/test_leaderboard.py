@@ -391,3 +391,34 @@ def _build_without_figures(results: Path, out: Path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(build, "render_figures", lambda board: {})
         return build_leaderboard(results, out)
+
+
+def test_the_twin_at_its_default_options_is_set_against_the_paper(tmp_path: Path) -> None:
+    """mgtab-synthetic registers twin_of="mgtab": its default-size runs get a section with the
+    paper's F1 beside the twin's, Kendall's tau and the largest gap; a smaller twin gets none."""
+    from mgbench.leaderboard import reference
+
+    paper = {reference.registered_name(r.model): r.mean["f1"]
+             for r in reference.published_results("mgtab", "bot", ["followers", "friends"], "default")}
+    results = tmp_path / "results"
+    twin = {"dataset_options": {"twin": 2}}
+    for seed in range(2):
+        write_record(results, model="svm", model_kind="features", training={}, f1=paper["svm"] + 0.01,
+                     seed=seed, extra=twin)
+        write_record(results, model="knn", model_kind="features", training={}, f1=paper["knn"] - 0.03,
+                     seed=seed, extra=twin)
+        write_record(results, model="adaboost", model_kind="features", training={}, f1=0.5, seed=seed, extra=twin)
+        write_record(results, model="svm", model_kind="features", training={}, f1=0.7, seed=seed,
+                     extra={"dataset_options": {"twin": 2, "num_nodes": 1000}})
+
+    build_leaderboard(results, tmp_path / "board")
+    text = (tmp_path / "board" / "LEADERBOARD.md").read_text()
+
+    section = text.split("## Does the twin rank models as the paper does?")[1]
+    assert section.count("### ") == 1 and "num_nodes" not in section.split("\n\n")[1]
+    assert f"| svm | SVM | {100 * paper['svm']:.2f} | {100 * (paper['svm'] + 0.01):.2f} ± 0.00 | +1.00 |" in section
+    assert "| knn | KNN |" in section and "-3.00 |" in section
+    # paper: adaboost > svm > knn; twin: svm > knn > adaboost -> 1 concordant, 2 discordant pairs
+    assert "Kendall's τ between paper and twin F1: -0.33 over 3 models" in section
+    assert f"largest gap {100 * (0.5 - paper['adaboost']):+.1f} points (adaboost)" in section
+    assert "Does the twin rank models" in (tmp_path / "board" / "index.html").read_text()

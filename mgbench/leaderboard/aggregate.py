@@ -275,6 +275,36 @@ class RelationComparison:
 
 
 @dataclass(frozen=True)
+class TwinEntry:
+    """One model of a twin comparison: our registered name, the paper's, both mean macro F1s."""
+
+    model: str
+    paper_name: str
+    paper_f1: float                   # fraction, as published
+    twin_f1: Stat                     # over the twin's seeds
+
+    @property
+    def gap(self) -> float:
+        """Twin minus paper, in points."""
+        return 100 * (self.twin_f1.mean - self.paper_f1)
+
+
+@dataclass(frozen=True)
+class TwinComparison:
+    """A synthetic twin's default runs against the published numbers of the dataset it stands
+    in for: does the twin rank models as the real data does? (``twin_of`` of its registration.)"""
+
+    key: TableKey
+    twin_of: str
+    entries: tuple[TwinEntry, ...]    # by paper F1, best first
+    tau: float | None                 # Kendall's tau between paper and twin F1 (None: all tied)
+
+    @property
+    def largest_gap(self) -> TwinEntry:
+        return max(self.entries, key=lambda e: abs(e.gap))
+
+
+@dataclass(frozen=True)
 class Board:
     tables: tuple[Table, ...]
     aux_effects: tuple[AuxEffect, ...]
@@ -282,6 +312,7 @@ class Board:
     relation_comparisons: tuple[RelationComparison, ...]
     min_seeds: int
     alpha: float
+    twin_comparisons: tuple[TwinComparison, ...]
 
 
 def summarise(values: Sequence[float]) -> Stat | None:
@@ -561,6 +592,32 @@ def _relation_comparisons(tables: Sequence[Table]) -> tuple[RelationComparison, 
     return tuple(comparisons)
 
 
+def _twin_comparison(table: Table) -> TwinComparison | None:
+    """The table's default runs against the published rows of the dataset its dataset stands in
+    for, when the table holds the twin at its default options (what a new run makes) and at least
+    two models both report."""
+    from mgbench.registry import registered_datasets
+
+    key = table.key
+    spec = registered_datasets().get(key.dataset)
+    if spec is None or spec.twin_of is None:
+        return None
+    if json.loads(key.dataset_options) != options_meant(key.dataset, spec.record_options({})):
+        return None
+    runs = {r.model: r for r in table.rows
+            if r.source == "run" and r.protocol == "standard" and not r.tuned and r.aux_loss is None}
+    entries = []
+    for published in reference.published_results(spec.twin_of, key.task, key.relations, key.features):
+        ours = reference.registered_name(published.model)
+        if ours in runs and "f1" in runs[ours].stats:
+            entries.append(TwinEntry(ours, published.model, published.mean["f1"], runs[ours].stats["f1"]))
+    if len(entries) < 2:
+        return None
+    entries.sort(key=lambda e: (-e.paper_f1, e.model))
+    tau = stats.kendalltau([e.paper_f1 for e in entries], [e.twin_f1.mean for e in entries]).statistic
+    return TwinComparison(key, spec.twin_of, tuple(entries), None if math.isnan(tau) else float(tau))
+
+
 def _tuning_effects(key: TableKey, rows: Sequence[Row]) -> list[TuningEffect]:
     """Each tuned row against the one untuned row of the same model and loss in its table."""
     defaults: dict[str, list[Row]] = {}
@@ -636,5 +693,6 @@ def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.
         tables.append(Table(key, _rank(list(run_rows.values()) + paper_rows, min_seeds)))
         effects += _aux_effects(key, groups, run_rows)
         tuning += _tuning_effects(key, list(run_rows.values()))
+    twins = tuple(c for c in map(_twin_comparison, tables) if c is not None)
     return Board(tuple(tables), tuple(effects), tuple(tuning), _relation_comparisons(tables),
-                 min_seeds, alpha)
+                 min_seeds, alpha, twins)

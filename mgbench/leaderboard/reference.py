@@ -24,7 +24,8 @@ COLUMNS = ("accuracy", "precision", "recall", "f1")
 
 @dataclass(frozen=True)
 class PublishedResult:
-    """One published row; ``mean`` and ``std`` are fractions keyed by column."""
+    """One published row; ``mean`` and ``std`` are fractions keyed by column; ``model`` is the
+    name the source prints (:func:`registered_name` gives ours for the paper's rows)."""
 
     model: str
     kind: str                 # "F" or "G"
@@ -83,6 +84,11 @@ def frontier_results(dataset: str, task: str, relations: Sequence[str],
 def swapped_models() -> tuple[str, ...]:
     """The published rows whose precision and recall this module exchanges (their script swaps them)."""
     return tuple(_paper()["precision_recall_swapped"])
+
+
+def registered_name(paper_model: str) -> str | None:
+    """Our registered name of a model in the paper's table (``None`` for one we do not register)."""
+    return _paper()["registered_names"].get(paper_model)
 
 
 def source() -> str:

@@ -15,7 +15,8 @@ from mgbench.schema import METRICS
 
 from . import escape, reference
 from .aggregate import (
-    COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey, TuningEffect,
+    COLUMNS, AuxEffect, Board, RelationComparison, Row, Stat, Table, TableKey, TuningEffect, TwinComparison,
+    TwinEntry,
 )
 
 DASH = "—"
@@ -95,6 +96,45 @@ TUNING_COLUMNS = (
     Column("p_holm", "p (Holm)", True),
     Column("verdict", "Verdict", False),
 )
+
+
+TWIN_COLUMNS = (
+    Column("model", "Model", False),
+    Column("paper", "In the paper", False),
+    Column("f1_paper", "F1 paper", True),
+    Column("f1_twin", "F1 twin", True),
+    Column("gap", "Δ (points)", True, help="twin minus paper"),
+)
+
+
+def twin_intro(comparison: TwinComparison) -> str:
+    """The sentence above a twin comparison (Markdown and page alike)."""
+    return (f"{comparison.key.dataset} stands in for {comparison.twin_of}: at its default options its runs "
+            f"should rank the baselines as the {comparison.twin_of} paper's published table does. Macro F1 "
+            f"in percent (twin: mean ± std over seeds; paper: as published), best paper F1 first.")
+
+
+def twin_summary(comparison: TwinComparison) -> str:
+    """Kendall's tau and the largest gap, the two numbers the twin is built to keep."""
+    tau = DASH if comparison.tau is None else f"{comparison.tau:.2f}"
+    worst = comparison.largest_gap
+    return (f"Kendall's τ between paper and twin F1: {tau} over {len(comparison.entries)} models; "
+            f"largest gap {worst.gap:+.1f} points ({worst.model}). Regenerate: `python "
+            f"benchmarks/twin_vs_paper.py --results leaderboard/results` (checks τ ≥ 0.6 and gaps ≤ 8 points).")
+
+
+def twin_cells(entry: TwinEntry) -> dict[str, Cell]:
+    return {
+        "model": Cell(entry.model, entry.model),
+        "paper": Cell(entry.paper_name, entry.paper_name),
+        "f1_paper": Cell(percent(entry.paper_f1), entry.paper_f1),
+        "f1_twin": Cell(mean_std(entry.twin_f1), entry.twin_f1.mean),
+        "gap": Cell(f"{entry.gap:+.2f}", entry.gap),
+    }
+
+
+def twin_title(comparison: TwinComparison) -> str:
+    return f"{comparison.key.heading}: against the {comparison.twin_of} paper"
 
 
 def tuning_intro(alpha: float) -> str:
@@ -364,6 +404,13 @@ def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[
         out += ["## Does tuning help?", "", tuning_intro(board.alpha), ""]
         out += _markdown_table(TUNING_COLUMNS, [tuning_cells(e, board.alpha) for e in board.tuning_effects])
         out.append("")
+
+    if board.twin_comparisons:
+        out += ["## Does the twin rank models as the paper does?", ""]
+        for comparison in board.twin_comparisons:
+            out += [f"### {md(twin_title(comparison))}", "", md(twin_intro(comparison)), ""]
+            out += _markdown_table(TWIN_COLUMNS, [twin_cells(e) for e in comparison.entries])
+            out += ["", twin_summary(comparison), ""]
 
     if board.relation_comparisons:
         out += ["## Relation sets", "", "Models that ran on more than one relation set.", ""]
