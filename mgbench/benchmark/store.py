@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from mgbench.atomic import write_atomic
 from mgbench.schema import SCHEMA_VERSION, canonical_json, run_id
 
 SCHEMA = SCHEMA_VERSION
@@ -74,21 +75,12 @@ class ResultStore:
 
     def write(self, record: dict) -> Path:
         path = self.path(record["definition"])
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w") as fh:
-                json.dump(record, fh, indent=1, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
         except OSError as err:
             test = record.get("metrics", {}).get("test", {})
             raise ResultStoreError(f"could not write {path} ({err.strerror or err}); the run's test metrics: "
                                    f"{canonical_json(test)}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
         self.written.append(path)
         return path
 

@@ -47,11 +47,12 @@ from filelock import FileLock, Timeout
 from gdown.parse_url import is_google_drive_url
 from tqdm.auto import tqdm
 
+from mgbench.atomic import atomic_path, sweep_orphans, temp_name
+from mgbench.registry import DatasetSource, registered_datasets
+
 from .archive import unpack
 from .errors import DatasetError
-from .io import atomic_path, sweep_orphans, temp_name
 from .layout import find_folder
-from mgbench.registry import DatasetSource, registered_datasets
 
 log = logging.getLogger(__name__)
 

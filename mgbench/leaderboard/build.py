@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
+
+from mgbench.atomic import write_atomic
 
 from . import escape
 from .aggregate import build_board
@@ -68,22 +69,6 @@ def describe_problems(skipped: Sequence[Skipped], duplicates: Sequence[Duplicate
                  + [f"{d.path}: duplicate of {d.kept} (run_id {d.run_id}), counted once" for d in duplicates])
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)          # mkstemp's 0600 would hide a published board
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_leaderboard(results_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
                       yours: str | os.PathLike[str] | None = None,
                       min_seeds: int = 5, alpha: float = 0.05) -> BuildReport:
@@ -125,7 +110,7 @@ def build_leaderboard(results_dir: str | os.PathLike[str], out_dir: str | os.Pat
 
     out = Path(out_dir)
     for name, data in outputs.items():     # figures first: the pages link them
-        _write_atomic(out / name, data)
+        write_atomic(out / name, data)
     figures_dir = out / FIGURES
     stale = sorted(p for p in figures_dir.glob("*.png") if f"{FIGURES}/{p.name}" not in figures)
     for path in stale:
