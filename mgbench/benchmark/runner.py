@@ -289,8 +289,6 @@ def _fit_full_batch(run: PreparedRun, data: RunData, model: torch.nn.Module, emb
 
 def _fit_sampled(run: PreparedRun, data: RunData, model: torch.nn.Module, embedding_dim: int | None,
                  device: torch.device, options: FitOptions) -> FitResult:
-    if options.on_epoch is not None or not options.score_test:
-        raise ValueError("tuning trains full-batch; --sampled runs cannot be searched")
     d, graph = run.definition, data.graph
     settings, protocol = _gnn_arguments(run)
     return fit_gnn_sampled(model, graph.x, graph.edge_index, graph.edge_type, data.y, data.split, data.task,
@@ -301,12 +299,17 @@ def _fit_sampled(run: PreparedRun, data: RunData, model: torch.nn.Module, embedd
 Trainer = Callable[[PreparedRun, RunData, Any, "int | None", torch.device, FitOptions], FitResult]
 
 
-def trainer(run: PreparedRun) -> Trainer:
+def trainer(run: PreparedRun, options: FitOptions) -> Trainer:
     """The training loop a run's model kind and training mode call for: each takes the run, its
-    data, the built model and its embedding width, the device and the :class:`FitOptions`."""
+    data, the built model and its embedding width, the device and the :class:`FitOptions`.
+    Called before any data loads, so a combination no loop serves fails first."""
     if run.model_spec.kind == "features":
         return _fit_features
-    return _fit_sampled if run.definition.get("sampling") else _fit_full_batch
+    if not run.definition.get("sampling"):
+        return _fit_full_batch
+    if options.on_epoch is not None or not options.score_test:
+        raise ValueError("tuning trains full-batch; --sampled runs cannot be searched")
+    return _fit_sampled
 
 
 def execute(run: PreparedRun, cache: DataCache, device: torch.device,
@@ -314,7 +317,7 @@ def execute(run: PreparedRun, cache: DataCache, device: torch.device,
     """Train and evaluate one prepared run; return its record (not yet stored)."""
     options = options or FitOptions()
     d = run.definition
-    fit = trainer(run)
+    fit = trainer(run, options)
     data = run_data(run, cache)
     with env.freed_memory_kept(), env.PeakMemory(device) as mem:
         start = time.perf_counter()
