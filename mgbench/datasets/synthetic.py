@@ -16,18 +16,23 @@ What it reproduces (targets from MGTAB's README, scaled to ``num_nodes``):
   node by popularity. Follow relations carry the bot signal (bots follow bots),
   interaction relations the stance signal, URL/hashtag mostly noise;
 - 20 profile properties (10 binary, 10 min-max scaled log counts) and a 768-d
-  tweet-embedding block, drawn by one of two feature generators (``twin``):
-  1, the first twin (bot-shifted rates, isotropic class directions), kept
-  byte for byte so that records made on it stay valid; 2, the default, shaped
-  so that the models rank as in the MGTAB paper (see :func:`_features_v2`):
-  the bot signal in thresholds of a few profile columns (two kinds of bot),
-  the stance signal in the embedding, partly on a few dimensions, and a share
-  of users whose features show another class than theirs;
+  tweet-embedding block. Three versions (``twin``), each kept byte for byte so
+  that records made on it stay valid: 1, the first twin (bot-shifted rates,
+  isotropic class directions); 2, features shaped so that feature models rank
+  as in the MGTAB paper (see :func:`_features_v2`): the bot signal in
+  thresholds of a few profile columns (two kinds of bot), the stance signal in
+  the embedding, partly on a few dimensions, and a share of users whose
+  features show another class than theirs; 3, the default: twin 2's features,
+  and the bots that evade detection disguised in the follow graph too
+  (:data:`GRAPH_DISGUISE`), so that GNNs rank as in the paper on ``bot``:
+  GCN and GAT, whose own features are averaged into their neighbours', fall
+  below the feature models; models with a separate self weight stay at or
+  above them;
 - a multi-label ``topics`` task (8 topics, 1-4 per user, nested and
   overlapping sets) for the multi-label losses.
 
-Edges and labels are drawn before the features, so both generators give the
-same graph for a seed. The planted signal is tunable: ``feature_signal``
+Edges and labels are drawn before the features, so twins 1 and 2 give the
+same graph for a seed; twin 3's edges depend on which bots are disguised. The planted signal is tunable: ``feature_signal``
 scales the class separation in the features, ``relation_signal`` scales the homophily above chance, so that
 feature models, homogeneous GNNs and relational GNNs can be told apart.
 """
@@ -82,12 +87,13 @@ class SyntheticConfig:
     relation_signal: float = 1.0
     edge_scale: float = 1.0          # multiplies the per-relation edge counts
     large: bool = False              # MGTAB-large layout: 400,000 extra unlabelled users first-labelled
-    twin: int = 2                    # feature generator version: 1 = the first twin, 2 = ranks models like MGTAB
+    twin: int = 3                    # generator version: 1 the first twin, 2 its MGTAB-shaped features, 3 the default
 
     def __post_init__(self):
         if self.twin not in FEATURE_GENERATORS:
             raise ValueError(f"mgtab-synthetic option twin must be one of {sorted(FEATURE_GENERATORS)} "
-                             f"(1: the first twin, 2: the default, ranks models like MGTAB), got {self.twin!r}")
+                             f"(1: the first twin, 2: MGTAB-shaped features, 3: the default, with bots disguised in the "
+                             f"graph too, ranks models like MGTAB), got {self.twin!r}")
 
     def key(self) -> str:
         """Folder name: the settings, plus a hash of this generator's code so that a
@@ -153,6 +159,29 @@ def _unique(a: np.ndarray) -> np.ndarray:
     int64 edge keys, which made MGTAB-large-sized graphs take hours."""
     a = np.sort(a)
     return a[np.concatenate(([True], a[1:] != a[:-1]))] if a.size else a
+
+
+#: Twin 3: bots that evade detection do so in the graph too. A share of bots
+#: follow, and are followed, as a human is (the "heterophilous disguise" that
+#: HOFA and HCGBot describe on TwiBot-20/22): their edges are drawn as if they
+#: were human. Share of bots disguised so, when their features look human and
+#: when they look like a bot's.
+GRAPH_DISGUISE = {"features hidden": 0.8, "features shown": 0.4}
+#: Twin 3 multiplies each relation's bot share of :data:`RELATION_MIX` by this, so that
+#: the bots not disguised keep the relations' bot homophily near twin 1 and 2's.
+BOT_MIX_SCALE_V3 = 0.7 / 0.55
+
+
+def _edge_bot_class(rng, bot: np.ndarray, bot_look: np.ndarray) -> np.ndarray:
+    """Twin 3: the bot class each user's edges are drawn for (disguised bots: human)."""
+    rate = np.where(bot_look == 1, GRAPH_DISGUISE["features shown"], GRAPH_DISGUISE["features hidden"])
+    return np.where((bot == 1) & (rng.random(len(bot)) < rate), 0, bot)
+
+
+def _relation_mix(twin: int) -> dict[str, tuple[float, float, float]]:
+    if twin < 3:
+        return RELATION_MIX
+    return {rel: (s, b * BOT_MIX_SCALE_V3, t) for rel, (s, b, t) in RELATION_MIX.items()}
 
 
 def _relation_edges(rng, count, activity, samplers, mix, relation_signal, n):
@@ -285,16 +314,22 @@ def _add_products(out: np.ndarray, coefficients: np.ndarray, directions: np.ndar
         out += coefficients[:, k:k + 1] * directions[k]
 
 
-def _features_v2(rng, stance, bot, main_topic, topics, signal):
+def _bot_look(rng, bot: np.ndarray) -> np.ndarray:
+    """The bot class each user's features show: hidden bots look human, a few humans look automated."""
+    return _hide(rng, bot, np.where(bot == 1, BOT_HIDDEN, BOT_MIMIC), 2)
+
+
+def _features_v2(rng, stance, bot, main_topic, topics, signal, bot_look=None):
     """Twin 2: bot signal in thresholded profile columns, stance signal in the embedding.
 
     A share of users show another class than theirs (hidden bots, humans that
     look automated, tweets that do not show one's stance): no feature model gets
     past that, while neighbours in the graph still tell; these users tweet about
     the topics of a user of the class they show, so topics do not leak the label.
+    ``bot_look`` is drawn here unless the edges needed it first (twin 3).
     """
     n = len(stance)
-    bot_look = _hide(rng, bot, np.where(bot == 1, BOT_HIDDEN, BOT_MIMIC), 2)
+    bot_look = _bot_look(rng, bot) if bot_look is None else bot_look
     look = np.where(bot_look == 1, np.where(rng.random(n) < SPAM_SHARE, 1, 2), 0)
     profile = _profile_v2(rng, look, signal)
     stance_look = _hide(rng, stance, np.full(n, STANCE_HIDDEN), 3)
@@ -317,8 +352,9 @@ def _features_v2(rng, stance, bot, main_topic, topics, signal):
     return profile, emb
 
 
-#: ``twin`` option -> feature generator; each draws from the same stream after the edges.
-FEATURE_GENERATORS = {1: _features_v1, 2: _features_v2}
+#: ``twin`` option -> feature generator; each draws from the same stream after the edges
+#: (twin 3 draws which bots its features hide before the edges, which depend on it).
+FEATURE_GENERATORS = {1: _features_v1, 2: _features_v2, 3: _features_v2}
 
 
 def generate(config: SyntheticConfig) -> dict[str, torch.Tensor]:
@@ -333,22 +369,28 @@ def generate(config: SyntheticConfig) -> dict[str, torch.Tensor]:
     main_topic, topics = _topics(rng, n_all, stance)
     activity = rng.lognormal(0.0, 1.2, n_all)      # out-degree propensity
     popularity = rng.lognormal(0.0, 1.4, n_all)    # in-degree propensity
+    bot_look, edge_bot = None, bot
+    if config.twin >= 3:
+        bot_look = _bot_look(rng, bot)
+        edge_bot = _edge_bot_class(rng, bot, bot_look)
     samplers = {
         "all_src": _GroupSampler(np.zeros(n_all, dtype=np.int64), activity),
         "stance": (_GroupSampler(stance, popularity), stance),
-        "bot": (_GroupSampler(bot, popularity), bot),
+        "bot": (_GroupSampler(edge_bot, popularity), edge_bot),
         "topic": (_GroupSampler(main_topic, popularity), main_topic),
         "all": (_GroupSampler(np.zeros(n_all, dtype=np.int64), popularity), np.zeros(n_all, dtype=np.int64)),
     }
     base = LARGE_EDGE_COUNTS if config.large else EDGE_COUNTS
     ref_n = LARGE_NUM_NODES if config.large else MGTAB_NUM_NODES
     max_edges = n_all * (n_all - 1)
-    rel_edges = []
+    rel_edges, mix = [], _relation_mix(config.twin)
     for rel in MGTAB_RELATIONS:
         count = min(max_edges // 4, max(1, round(base[rel] * config.edge_scale * n_all / ref_n)))
-        rel_edges.append(_relation_edges(rng, count, activity, samplers, RELATION_MIX[rel],
+        rel_edges.append(_relation_edges(rng, count, activity, samplers, mix[rel],
                                          config.relation_signal, n_all))
-    profile, tweets = FEATURE_GENERATORS[config.twin](rng, stance, bot, main_topic, topics, config.feature_signal)
+    shown = {} if bot_look is None else {"bot_look": bot_look}
+    profile, tweets = FEATURE_GENERATORS[config.twin](rng, stance, bot, main_topic, topics, config.feature_signal,
+                                                      **shown)
     x = torch.from_numpy(np.concatenate([profile, tweets], axis=1))
     lab = lambda a: torch.from_numpy(a[:n_lab].astype(np.int64))  # noqa: E731
     files = {"labels_stance.pt": lab(stance), "labels_bot.pt": lab(bot), "labels_topics.pt": lab(topics)}
