@@ -114,9 +114,9 @@ def test_synthetic_is_deterministic_per_seed():
     assert not torch.equal(a["edge_index.pt"], c["edge_index.pt"])
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["twin1", "twin2"])
+@pytest.fixture(scope="module", params=[1, 2, 3], ids=["twin1", "twin2", "twin3"])
 def mid_graph(data_root, request):
-    """Both feature generators must keep the statistics the twin matches."""
+    """Every generator must keep the statistics the twin matches."""
     return ds.load("mgtab-synthetic", root=data_root, num_nodes=3_000, seed=1, twin=request.param)
 
 
@@ -140,7 +140,9 @@ def test_synthetic_statistics_near_mgtab(mid_graph):
     assert float(out_deg.max()) > 8 * float(out_deg.median())
     # homophily: follow relations carry the bot signal, interactions the stance signal, url is near chance
     bot_h, stance_h = ds.edge_homophily(g, "y_bot"), ds.edge_homophily(g, "y_stance")
-    assert bot_h["followers"] > 0.75 and bot_h["friends"] > 0.75
+    # (twin 3 disguises a share of bots among humans: 0.72 on followers at full size, twins 1-2 0.82)
+    assert bot_h["followers"] > 0.7 and bot_h["friends"] > 0.7
+    assert min(bot_h["followers"], bot_h["friends"]) > max(h for rel, h in bot_h.items() if rel not in FOLLOW)
     assert stance_h["mention"] > 0.7 and stance_h["quoted"] > 0.75
     assert stance_h["url"] < 0.55
     # topics: 1-4 per user, with nested (subset) and partially overlapping sets
@@ -148,6 +150,9 @@ def test_synthetic_statistics_near_mgtab(mid_graph):
     assert int(sizes.min()) == 1 and int(sizes.max()) == 4
     rels = _pair_relations(g.y_topics[:300].bool())
     assert {"subset", "overlap", "disjoint", "identical"} <= rels
+
+
+FOLLOW = ("followers", "friends")
 
 
 def _pair_relations(Y: torch.Tensor) -> set[str]:

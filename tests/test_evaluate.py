@@ -162,7 +162,7 @@ def test_prediction_files_each_make_a_record(graph, logits, data_root, tmp_path,
         d = record["definition"]
         assert d["model"] == "my-loop" and d["model_kind"] == "external" and d["protocol"] == "standard"
         assert d["hyperparameters"] == {} and d["training"] == {} and d["seed"] == 0
-        assert d["relations"] == ["followers", "friends"] and d["dataset_options"] == {**OPTIONS, "twin": 2}
+        assert d["relations"] == ["followers", "friends"] and d["dataset_options"] == {**OPTIONS, "twin": 3}
         for key in ("train_time_s", "peak_memory_mb", "num_parameters", "best_epoch", "epochs_run"):
             assert record[key] is None
         for key in ("versions", "git_commit", "hardware", "timestamp"):

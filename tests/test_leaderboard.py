@@ -401,7 +401,7 @@ def test_the_twin_at_its_default_options_is_set_against_the_paper(tmp_path: Path
     paper = {reference.registered_name(r.model): r.mean["f1"]
              for r in reference.published_results("mgtab", "bot", ["followers", "friends"], "default")}
     results = tmp_path / "results"
-    twin = {"dataset_options": {"twin": 2}}
+    twin = {"dataset_options": {"twin": 3}}
     for seed in range(2):
         write_record(results, model="svm", model_kind="features", training={}, f1=paper["svm"] + 0.01,
                      seed=seed, extra=twin)
@@ -409,7 +409,7 @@ def test_the_twin_at_its_default_options_is_set_against_the_paper(tmp_path: Path
                      seed=seed, extra=twin)
         write_record(results, model="adaboost", model_kind="features", training={}, f1=0.5, seed=seed, extra=twin)
         write_record(results, model="svm", model_kind="features", training={}, f1=0.7, seed=seed,
-                     extra={"dataset_options": {"twin": 2, "num_nodes": 1000}})
+                     extra={"dataset_options": {"twin": 3, "num_nodes": 1000}})
 
     build_leaderboard(results, tmp_path / "board")
     text = (tmp_path / "board" / "LEADERBOARD.md").read_text()

@@ -288,3 +288,26 @@ def test_frontier_numbers_join_as_rows_marked_with_their_own_protocol(tmp_path: 
     assert any(label in r.name for r in by_task[("cresci-15", "bot")].rows)
     text = render_markdown(board, [], [], 3)
     assert "were published under their own protocol" in text and "10 % train / 10 % validation" in text
+
+
+def test_a_published_bot_class_f1_fills_that_column_only_and_its_relation_set(tmp_path: Path) -> None:
+    """SEBot's table prints the bot class's F1 over all seven MGTAB relations, runs unstated: its
+    rows join the all-relations MGTAB table only, in the bot-class column, with no macro F1,
+    no seed count and no bar invented, ranked below every row that has a macro F1."""
+    write_record(tmp_path, dataset="mgtab", task="bot")
+    write_record(tmp_path, dataset="mgtab", task="bot", relations=("followers", "friends", "mention", "reply",
+                                                                   "quoted", "url", "hashtag"))
+    board = board_of(tmp_path)
+    label = "SEBot README, bot-class F1"
+    paper_pair, all_seven = sorted((t for t in board.tables if t.key.dataset == "mgtab"),
+                                   key=lambda t: len(t.key.relations))
+    assert not any(label in r.name for r in paper_pair.rows)
+    rows = {r.name: r for r in all_seven.rows}
+    sebot = rows[f"sebot ({label})"]
+    assert set(sebot.stats) == {"accuracy", "f1_bot"} and sebot.n_seeds is None
+    assert sebot.stats["f1_bot"].mean == pytest.approx(0.8212) and sebot.stats["accuracy"].std == pytest.approx(0.0144)
+    assert all_seven.rows[0].source == "run" and all("f1" not in r.stats for r in all_seven.rows[1:])
+    text = render_markdown(board, [], [], 3)
+    assert f"| sebot ({label}) | G | 90.46 ± 1.44 |" in text and "bot class's F1" in text
+    with figure_style():
+        FigureCanvasAgg(f1_bars(all_seven, 3)).draw()

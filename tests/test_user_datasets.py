@@ -228,6 +228,6 @@ def test_a_dataset_without_recorded_defaults_adds_nothing(tmp_path):
     assert definition["dataset_options"] == {} and "dataset_source" not in definition
     definition = prepare(RunSpec(dataset="mgtab-synthetic", task="bot", model="gcn",
                                  dataset_options={"num_nodes": 300}), DataCache(tmp_path)).definition
-    assert definition["dataset_options"] == {"num_nodes": 300, "twin": 2}  # its one recorded default
+    assert definition["dataset_options"] == {"num_nodes": 300, "twin": 3}  # its one recorded default
     with pytest.raises(ValueError, match="default for new runs, meaning when absent"):
         registry.register_dataset("bad-defaults", recorded_defaults={"twin": 2})

@@ -63,7 +63,7 @@ class Stat:
 
     mean: float
     std: float | None
-    n: int
+    n: int | None             # None: a published number whose source does not say over how many runs
 
 
 @dataclass(frozen=True)
@@ -205,8 +205,8 @@ class Row:
         return None if self.aux_loss is None else f"{self.aux_loss} (λ={self.aux_weight:g})"
 
     @property
-    def n_seeds(self) -> int:
-        return self.stats["f1"].n
+    def n_seeds(self) -> int | None:
+        return next(iter(self.stats.values())).n
 
 
 @dataclass(frozen=True)
@@ -501,7 +501,7 @@ def _paper_row(result: reference.PublishedResult) -> Row:
         aux_loss=None,
         aux_weight=0.0,
         group_id="",
-        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in reference.COLUMNS if c in result.mean},
+        stats={c: Stat(result.mean[c], result.std[c], result.n_seeds) for c in result.mean},
         f1_by_seed={},
         train_time_s=None,
         model_memory_mb=None,
@@ -519,7 +519,8 @@ def _disambiguate(rows: list[Row]) -> list[Row]:
 
 
 def _sort_key(row: Row) -> tuple[Any, ...]:
-    return (-row.stats["f1"].mean, row.source != "run", row.name, row.aux_label or "", row.group_id)
+    f1 = row.stats.get("f1")  # a published row may report another F1 only (bot class): placed last
+    return (-f1.mean if f1 is not None else math.inf, row.source != "run", row.name, row.aux_label or "", row.group_id)
 
 
 def _rank(rows: list[Row], min_seeds: int) -> tuple[Row, ...]:

@@ -70,8 +70,9 @@ def _kind_handles(kinds: set[str]) -> list[Patch]:
 
 
 def f1_bars(table: Table, min_seeds: int) -> Figure:
-    """Horizontal bars of mean macro F1 ± std from 0, best at the top; published rows hatched, † under-seeded."""
-    rows = table.rows
+    """Horizontal bars of mean macro F1 ± std from 0, best at the top; published rows hatched, † under-seeded
+    (a published row without macro F1 has no bar)."""
+    rows = [r for r in table.rows if "f1" in r.stats]
     fig = Figure(figsize=(7.5, 1.4 + 0.28 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]

@@ -31,7 +31,7 @@ class PublishedResult:
     kind: str                 # "F" or "G"
     mean: Mapping[str, float]
     std: Mapping[str, float]
-    n_seeds: int
+    n_seeds: int | None       # None: the source does not say
     label: str = "paper"      # what the row's name says of its source
 
 
@@ -46,38 +46,48 @@ def _paper() -> dict[str, Any]:
 
 #: ``paper_frontier.json``'s dataset names as our registry spells them.
 _FRONTIER_DATASETS = {"mgtab": "mgtab", "cresci-15": "cresci-15", "twibot-20": "twibot20"}
-#: The published frontier numbers' columns as ours (balanced accuracy has no column of ours).
-_FRONTIER_COLUMNS = {"accuracy": "accuracy", "f1_macro": "f1"}
 
 
-def frontier_label() -> str:
-    """What a frontier row's name says of its source."""
-    return _load("paper_frontier.json")["row_label"]
+@dataclass(frozen=True)
+class FrontierSource:
+    """One repository's published numbers: what its rows' names say, where they come from and
+    the protocol they were made under (their own, not ours), for footnotes."""
+
+    label: str
+    source: str
+    protocol: str
 
 
-def frontier_protocol() -> str:
-    """How the frontier repositories' numbers were made (their own protocol, not ours), for footnotes."""
-    frontier = _load("paper_frontier.json")
-    return f"{frontier['source']}: {frontier['protocol']}"
+def _frontier_sources() -> list[dict[str, Any]]:
+    return _load("paper_frontier.json")["sources"]
+
+
+def frontier_sources() -> tuple[FrontierSource, ...]:
+    return tuple(FrontierSource(s["row_label"], s["source"], s["protocol"]) for s in _frontier_sources())
 
 
 def frontier_results(dataset: str, task: str, relations: Sequence[str],
                      features: str) -> tuple[PublishedResult, ...]:
     """Numbers the detectors published since MGTAB report in their repositories, as rows
-    marked with their source: under their own protocol (see :func:`frontier_protocol`), so
-    they place a model, they do not rank against our runs. MGTAB rows join only the paper's
-    relation set (followers, friends); every row only the default features."""
-    if features != "default" or (dataset == "mgtab" and sorted(relations) != ["followers", "friends"]):
+    marked with their source: under their own protocol (see :func:`frontier_sources`), so
+    they place a model, they do not rank against our runs. A source that names the relations
+    it used on a dataset joins only that relation set's tables; every row only the default
+    features; each published column only the column of ours that means the same."""
+    if features != "default":
         return ()
-    frontier, rows = _load("paper_frontier.json"), []
-    for entry in frontier["rows"]:
-        if _FRONTIER_DATASETS.get(entry["dataset"]) != dataset or entry["task"] != task:
+    rows = []
+    for source in _frontier_sources():
+        wanted = source["relations"].get(dataset)
+        if wanted is not None and sorted(relations) != sorted(wanted):
             continue
-        published = {ours: entry[theirs] for theirs, ours in _FRONTIER_COLUMNS.items() if theirs in entry}
-        rows.append(PublishedResult(model=entry["model"], kind=entry["type"],
-                                    mean={c: v[0] / 100 for c, v in published.items()},
-                                    std={c: v[1] / 100 for c, v in published.items()},
-                                    n_seeds=5, label=frontier["row_label"]))
+        for entry in source["rows"]:
+            if _FRONTIER_DATASETS.get(entry["dataset"]) != dataset or entry["task"] != task:
+                continue
+            published = {ours: entry[theirs] for theirs, ours in source["columns"].items() if theirs in entry}
+            rows.append(PublishedResult(model=entry["model"], kind=entry["type"],
+                                        mean={c: v[0] / 100 for c, v in published.items()},
+                                        std={c: v[1] / 100 for c, v in published.items()},
+                                        n_seeds=source["runs"], label=source["row_label"]))
     return tuple(rows)
 
 

@@ -212,7 +212,8 @@ def row_cells(row: Row, board: Board) -> dict[str, Cell]:
     for column in COLUMNS:
         stat = row.stats.get(column)
         cells[column] = Cell(mean_std(stat), None if stat is None else stat.mean)
-    seeds = str(row.n_seeds) + (DAGGER if row.source == "run" and row.n_seeds < board.min_seeds else "")
+    seeds = DASH if row.n_seeds is None else \
+        str(row.n_seeds) + (DAGGER if row.source == "run" and row.n_seeds < board.min_seeds else "")
     cells["seeds"] = Cell(seeds, row.n_seeds)
     if row.is_best:
         cells["p"] = Cell("best", -1.0)
@@ -288,9 +289,10 @@ def table_notes(table: Table, board: Board) -> list[str]:
     notes = []
     if any(r.source == "run" and r.n_seeds < board.min_seeds for r in table.rows):
         notes.append(f"{DAGGER} fewer than {board.min_seeds} seeds: read its mean and test with care.")
-    if any(r.source == "paper" and r.name.endswith(f"({reference.frontier_label()})") for r in table.rows):
-        notes.append(f"Rows marked ({reference.frontier_label()}) were published under their own protocol, "
-                     f"not this table's: {reference.frontier_protocol()}")
+    for frontier in reference.frontier_sources():
+        if any(r.source == "paper" and r.name.endswith(f"({frontier.label})") for r in table.rows):
+            notes.append(f"Rows marked ({frontier.label}) were published under their own protocol, "
+                         f"not this table's: {frontier.source}: {frontier.protocol}")
     if any(r.source == "paper" and r.name.endswith("(paper)") for r in table.rows):
         notes.append(
             f"Rows marked (paper) are the MGTAB authors' published numbers ({reference.source()}); "
