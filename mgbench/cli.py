@@ -28,10 +28,12 @@ def user_results() -> Path:
 #: Stands in a help string for the registered datasets' names, filled in only when help is shown:
 #: building the parser must not import the data layer (``--version`` answers at once).
 DATASET_NAMES = "<registered datasets>"
+#: The same for the shipped suites' names (the files in ``mgbench/suites/``).
+SUITE_NAMES = "<shipped suites>"
 
 
 class _HelpFormatter(argparse.HelpFormatter):
-    """Fills :data:`DATASET_NAMES` in from the registry when a help text is printed."""
+    """Fills :data:`DATASET_NAMES` and :data:`SUITE_NAMES` in when a help text is printed."""
 
     def _get_help_string(self, action):
         text = super()._get_help_string(action) or ""
@@ -39,6 +41,10 @@ class _HelpFormatter(argparse.HelpFormatter):
             from mgbench.registry import registered_datasets
 
             text = text.replace(DATASET_NAMES, ", ".join(registered_datasets()).replace("%", "%%"))
+        if SUITE_NAMES in text:
+            from mgbench.suites import shipped_suites
+
+            text = text.replace(SUITE_NAMES, ", ".join(shipped_suites()).replace("%", "%%"))
         return text
 
 
@@ -396,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("run", help="run models under the standard protocol and store one record per run")
-    p.add_argument("--suite", help="a suite file or a shipped suite name (quick, mgtab, losses)")
+    p.add_argument("--suite", help=f"a suite file or a shipped suite name ({SUITE_NAMES})")
     p.add_argument("--dataset", help=f"dataset: {dataset_help}; with --suite, replaces the suite's datasets")
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point; "

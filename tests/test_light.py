@@ -64,6 +64,18 @@ def test_the_parser_imports_no_heavy_library():
     assert out.stdout.strip() == "[]"
 
 
+def test_run_help_names_every_shipped_suite(capsys):
+    """`mgbench run --help` lists the suites from their folder, so a new suite file shows up there."""
+    from mgbench.cli import build_parser
+    from mgbench.suites import SUITES_DIR
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    names = sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
+    assert {"quick", "mgtab", "frontier", "losses"} <= set(names)
+    assert f"a shipped suite name ({', '.join(names)})" in " ".join(capsys.readouterr().out.split())
+
+
 @pytest.mark.parametrize("command", [["models"], ["models", "gcn"], ["models", "random-forest"]])
 def test_listing_models_imports_neither_pyg_nor_scikit_learn(command):
     """`mgbench models` registers every baseline, yet loads only torch: PyG and scikit-learn

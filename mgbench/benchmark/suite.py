@@ -17,7 +17,7 @@ A suite is YAML::
 
 Every top-level key is a default for the ``blocks``; with no ``blocks`` the
 top level is the one block. Names of shipped suites (``quick``, ``mgtab``,
-``losses``) resolve to the files in ``mgbench/suites/``.
+``frontier``, ``losses``) resolve to the files in ``mgbench/suites/``.
 """
 
 from __future__ import annotations
@@ -28,16 +28,12 @@ from pathlib import Path
 import yaml
 
 from mgbench.datasets.splits import parse_seeds
+from mgbench.suites import SUITES_DIR, shipped_suites
 
 from .runner import RunSpec
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 _KEYS = {"name", "description", "seeds", "datasets", "tasks", "relations", "models", "training", "aux_losses",
          "aux_weight", "aux_settings", "features", "feature_options", "protocol", "sampling", "blocks"}
-
-
-def shipped_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))
 
 
 def suite_path(ref: str) -> Path:
