@@ -32,7 +32,9 @@ def test_bench_gnn_epoch_quick_prints_its_table(tmp_path):
     for cells in rows.values():
         assert "n/a" not in cells and len(cells) == 15
         ours, floor = float(cells[2]), float(cells[9])
-        assert 0 < floor < ours  # no epoch beats the machine's peak
+        # both are timings: their order is the script's finding, not the test's (a busy machine can
+        # measure its peak low while the epoch ran quiet), so the test only asks that both exist
+        assert ours > 0 and floor > 0
 
 
 def test_bench_startup_quick_prints_its_table(tmp_path):
