@@ -160,7 +160,7 @@ def cmd_datasets(args) -> None:
 def cmd_splits(args) -> None:
     from mgbench import datasets as ds
 
-    seeds = ds.parse_seeds(args.seeds)  # a bad spec fails before the load
+    seeds = ds.parse_seeds(args.seeds or ds.DEFAULT_SEEDS)  # a bad spec fails before the load
     data = ds.load(args.name, root=args.root, **_dataset_options(args))
     out = Path(args.out)
     for seed in seeds:
@@ -202,7 +202,8 @@ def cmd_run(args) -> None:
     from mgbench.benchmark import ResultStore, RunSpec, distributed, sweep
     from mgbench.benchmark.runner import parse_shard
     from mgbench.benchmark.sampling import parse_fanout
-    from mgbench.datasets import parse_seeds
+    from mgbench.benchmark.auxiliary import DEFAULT_AUX_WEIGHT
+    from mgbench.datasets import DEFAULT_SEEDS, parse_seeds
     from tqdm.auto import tqdm
 
     sampling = {}
@@ -218,13 +219,14 @@ def cmd_run(args) -> None:
         if missing:
             raise ValueError(f"give --suite, or all of {', '.join(missing)}")
         settings, training, aux_settings = _settings(args.set, args.model)
-        specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
+        aux_weight = DEFAULT_AUX_WEIGHT if args.aux_weight is None else args.aux_weight
+        specs = [RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=_relations(args),
                          seed=seed, hyperparameters=settings, training=training,
                          dataset_options=_dataset_options(args), features=args.features,
                          feature_options=_key_values(args.feature_option, "--feature-option"),
-                         aux_loss=args.aux_loss, aux_weight=args.aux_weight if args.aux_loss else 0.0,
+                         aux_loss=args.aux_loss, aux_weight=aux_weight if args.aux_loss else 0.0,
                          aux_settings=aux_settings, protocol=args.protocol, sampling=sampling)
-                 for seed in parse_seeds(args.seeds or "0-4")]
+                 for seed in parse_seeds(args.seeds or DEFAULT_SEEDS)]
     store = ResultStore(args.results or user_results())
     progress = not args.quiet
     say = (lambda message: tqdm.write(message, file=sys.stderr)) if progress else (lambda message: None)
@@ -291,7 +293,7 @@ def _suite_specs(args) -> list:
 def cmd_tune(args) -> None:
     from mgbench.benchmark import ResultStore, RunSpec
     from mgbench.benchmark.tuning import TuneOptions, targets_from_specs, tune
-    from mgbench.datasets import parse_seeds
+    from mgbench.datasets import DEFAULT_SEEDS, parse_seeds
 
     if args.suite:
         if args.set:
@@ -304,14 +306,21 @@ def cmd_tune(args) -> None:
         hyper, training, aux_settings = _settings(args.set, args.model)
         if aux_settings:
             raise ValueError("tune searches without auxiliary losses; drop the aux.* settings")
-        spec = RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=args.relations,
+        spec = RunSpec(dataset=args.dataset, task=args.task, model=args.model, relations=_relations(args),
                        hyperparameters=hyper, training=training, dataset_options=_dataset_options(args))
-        targets = targets_from_specs([spec], parse_seeds(args.seeds or "0-4"))
+        targets = targets_from_specs([spec], parse_seeds(args.seeds or DEFAULT_SEEDS))
     options = TuneOptions(trials=args.trials, timeout_s=args.timeout, storage=args.storage, study=args.study,
                           search_seeds=tuple(parse_seeds(args.search_seeds)), pruner=args.pruner,
                           sampler_seed=args.sampler_seed)
     tune(targets, ResultStore(args.results or user_results()), options, root=args.root, device=args.device,
          amp=args.amp, progress=not args.quiet, search_only=args.search_only)
+
+
+def _relations(args) -> str:
+    """``--relations``, or the datasets' default set (followers and friends, the MGTAB paper's)."""
+    from mgbench.datasets import DEFAULT_RELATIONS
+
+    return args.relations or ",".join(DEFAULT_RELATIONS)
 
 
 def _suite_models(specs: list, models: str) -> list:
@@ -329,7 +338,7 @@ def cmd_evaluate(args) -> None:
     from mgbench.benchmark.evaluate import evaluate_file
 
     record = evaluate_file(args.predictions, dataset=args.dataset, task=args.task, seed=args.seed, name=args.name,
-                           relations=args.relations, features=args.features, dataset_options=_dataset_options(args),
+                           relations=_relations(args), features=args.features, dataset_options=_dataset_options(args),
                            root=args.root)
     for part, metrics in record["metrics"].items():
         print(f"{part:<5} " + "  ".join(f"{k} {'-' if v is None else f'{v:.4f}'}" for k, v in metrics.items()))
@@ -392,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("splits", help="write the MGTAB-protocol split indices as CSV files")
     data_args(p)
-    p.add_argument("--seeds", default="0-4")
+    p.add_argument("--seeds", help="e.g. 0-4 (the default) or 0,2")
     p.add_argument("--task", default="bot")
     p.add_argument("--out", default="splits")
     p.set_defaults(func=cmd_splits)
@@ -407,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--model", help="a registered name, module:Class, path/to/file.py:Class or entry point; "
                                    "with --suite, a comma list of the suite's models to run")
-    p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
+    p.add_argument("--relations", help="names or ids, comma-separated, or 'all' (default: followers,friends)")
     p.add_argument("--seeds", help="e.g. 0-4 (the default) or 0,2; with --suite, replaces the suite's seeds")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a hyperparameter, a training setting (epochs, lr, weight_decay, patience, min_epochs) or aux.KEY")
@@ -416,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--feature-option", action="append", metavar="KEY=VALUE",
                    help="text_encoder=NAME|PATH, image_encoder=NAME|PATH, pooling=mean|max, image_grid=N")
     p.add_argument("--aux-loss", help="auxiliary loss(es), e.g. supcon or supcon+scc")
-    p.add_argument("--aux-weight", type=float, default=0.1)
+    p.add_argument("--aux-weight", type=float, help="the auxiliary loss's weight (default 0.1)")
     p.add_argument("--protocol", default="standard", choices=list(PROTOCOLS),
                    help="standard (ours) or reference (the MGTAB scripts' choices, for comparison)")
     p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
@@ -448,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True, metavar="FILE",
                    help="CSV (node + label, or node + score_0..score_<C-1>), or .pt/.npy labels [N] or scores [N, C]")
     p.add_argument("--name", required=True, help="the model's name on the board")
-    p.add_argument("--relations", default="followers,friends", help="the relations the model used (as for run)")
+    p.add_argument("--relations", help="the relations the model used (as for run)")
     p.add_argument("--features", default="default", help="the feature recipe the model used (as for run)")
     p.add_argument("--results", help="records folder (default: $MGBENCH_RESULTS or results/ under the data root)")
     data_args(p, name=False)
@@ -460,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", help="dataset name; with --suite, replaces the suite's datasets")
     p.add_argument("--task", help="stance, bot, stance+bot, topics, domain")
     p.add_argument("--model", help="a model reference as for `run`; with --suite, a comma list of its models")
-    p.add_argument("--relations", default="followers,friends", help="names or ids, comma-separated, or 'all'")
+    p.add_argument("--relations", help="names or ids, comma-separated, or 'all' (default: followers,friends)")
     p.add_argument("--trials", type=int, help="budget: finished trials per study (complete or pruned)")
     p.add_argument("--timeout", type=float, help="budget: seconds of trial time per study, over all processes")
     p.add_argument("--storage", help="Optuna storage: a database URL (default sqlite:///<results>/tuning.db), "

@@ -115,6 +115,40 @@ class Slow(torch.nn.Module):
 '''
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux's")
+def test_workers_of_a_killed_sweep_end_with_it(data_root, tmp_path):
+    """`--jobs 2` trains in child processes; SIGKILL of the sweep (a scheduler's limit, `kill -9`)
+    must not leave them training on: each ends within seconds, and nothing half-written is left."""
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_MODEL)
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{model}:Slow", "--task", "bot", "--seeds", "0-3",
+           "--set", "epochs=5000", "--set", "patience=10000", "--jobs", "2", "--results", str(results),
+           "--root", str(data_root), *TINY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, workers = time.time() + 180, []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [int(p) for p in children.read_text().split()] if children.exists() else []
+        time.sleep(0.1)
+    assert len(workers) >= 2, "the sweep never started its workers"
+    time.sleep(5)  # the workers have imported the runner and are training
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+    assert not list(results.glob("*"))  # no run finished, and none left a partial record
+
+
 def test_killed_sweep_resumes_without_duplicates_or_loss(data_root, tmp_path):
     model = tmp_path / "slow.py"
     model.write_text(SLOW_MODEL)

@@ -64,6 +64,10 @@ def check_aux(names: str, settings: dict, feature_blocks) -> list[str]:
     return parts
 
 
+#: The auxiliary loss's weight when a run or a suite names a loss but no weight.
+DEFAULT_AUX_WEIGHT = 0.1
+
+
 class AuxObjective(nn.Module):
     """Callable as ``aux(embeddings, logits, train_idx) -> weight * sum of losses``."""
 

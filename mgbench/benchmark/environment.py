@@ -7,6 +7,7 @@ import ctypes
 import os
 import platform
 import random
+import signal
 import subprocess
 import threading
 from datetime import datetime, timezone
@@ -104,6 +105,27 @@ def freed_memory_kept() -> Iterator[bool]:
             libc.mallopt(param, value)
         libc.malloc_trim(0)
         _open_blocks -= 1
+
+
+#: prctl(2) option: the signal this process gets when its parent exits (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when its parent does, however the parent ends.
+
+    Why: a sweep's workers are its children; killed with SIGTERM or SIGKILL (``kill``,
+    ``timeout``, a batch scheduler's limit) the parent leaves them running, each
+    finishing a run of several minutes nobody waits for, on CPUs the next job
+    expects free. Linux only (``PR_SET_PDEATHSIG``); elsewhere a no-op. A worker
+    killed mid-run writes nothing: records are written whole or not at all.
+    """
+    libc = _glibc()
+    if libc is None:
+        return
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent ended before the line above
+        os._exit(1)
 
 
 def versions() -> dict[str, str]:

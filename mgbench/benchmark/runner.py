@@ -7,6 +7,7 @@ training starts, so a bad request writes no record.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -438,8 +439,9 @@ def sweep(specs: Iterable[RunSpec], store: ResultStore, *, root: str | Path | No
 _WORKER_CACHE: DataCache | None = None
 
 
-def _start_worker(root: str | Path | None) -> None:
+def _start_worker(root: str | Path | None, parent_pid: int) -> None:
     global _WORKER_CACHE
+    env.exit_with_parent(parent_pid)
     torch.set_num_threads(1)
     _WORKER_CACHE = DataCache(root, progress=False)
 
@@ -458,7 +460,8 @@ def _sweep_in_workers(specs: list[RunSpec], store: ResultStore, *, root, device:
 
     records = []
     context = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(root,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(root, os.getpid())) as pool:
         futures = [pool.submit(_run_in_worker, s, str(store.folder), device, amp, sampler) for s in specs]
         try:
             for future in tqdm(as_completed(futures), total=len(futures), desc="runs", disable=not progress):

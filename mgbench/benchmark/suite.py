@@ -27,9 +27,11 @@ from pathlib import Path
 
 import yaml
 
-from mgbench.datasets.splits import parse_seeds
+from mgbench.datasets.graph import DEFAULT_RELATIONS
+from mgbench.datasets.splits import DEFAULT_SEEDS, parse_seeds
 from mgbench.suites import SUITES_DIR, shipped_suites
 
+from .auxiliary import DEFAULT_AUX_WEIGHT
 from .runner import RunSpec
 
 _KEYS = {"name", "description", "seeds", "datasets", "tasks", "relations", "models", "training", "aux_losses",
@@ -110,9 +112,9 @@ def load_suite(ref: str) -> list[RunSpec]:
             raise ValueError(f"{path}: a block lacks {', '.join(missing)}")
         combos = itertools.product(
             [_named(d, "datasets", "options") for d in _as_list(conf["datasets"])], _as_list(conf["tasks"]),
-            _as_list(conf.get("relations", "followers,friends")), _as_list(conf.get("features", "default")),
+            _as_list(conf.get("relations", ",".join(DEFAULT_RELATIONS))), _as_list(conf.get("features", "default")),
             [_named(m, "models", "set") for m in _as_list(conf["models"])], _as_list(conf.get("aux_losses", None)),
-            parse_seeds(str(conf.get("seeds", "0-4")) if not isinstance(conf.get("seeds"), list)
+            parse_seeds(str(conf.get("seeds", DEFAULT_SEEDS)) if not isinstance(conf.get("seeds"), list)
                         else ",".join(map(str, conf["seeds"]))))
         for (dname, dopts), task, rel, feats, (mname, mopts), aux, seed in combos:
             specs.append(RunSpec(
@@ -121,7 +123,7 @@ def load_suite(ref: str) -> list[RunSpec]:
                 feature_options=dict(conf.get("feature_options", {})) if feats != "default" else {},
                 hyperparameters=dict(mopts.get("set", {})),
                 training=dict(conf.get("training", {})),
-                aux_loss=aux, aux_weight=float(conf.get("aux_weight", 0.1)) if aux else 0.0,
+                aux_loss=aux, aux_weight=float(conf.get("aux_weight", DEFAULT_AUX_WEIGHT)) if aux else 0.0,
                 aux_settings=dict(conf.get("aux_settings", {})) if aux else {},
                 protocol=conf.get("protocol", "standard"), sampling=dict(conf.get("sampling", {}))))
     return specs

@@ -21,12 +21,12 @@ from .catalog import SCALES, synthetic_config
 from .errors import DatasetError
 from .graph import (DEFAULT_RELATIONS, MGTAB_RELATIONS, build_graph, check_graph, edge_counts, edge_homophily,
                     parse_relations, select_relations, to_hetero)
-from .splits import Split, get_split, mgtab_split, parse_seeds
+from .splits import DEFAULT_SEEDS, Split, get_split, mgtab_split, parse_seeds
 from .synthetic import SyntheticConfig
 from .tasks import TASKS, Task, available_tasks, get_task, task_labels
 
 __all__ = [
-    "DEFAULT_RELATIONS", "DatasetError", "DatasetSource", "DatasetSpec", "MGTAB_RELATIONS", "SCALES", "Split",
+    "DEFAULT_RELATIONS", "DEFAULT_SEEDS", "DatasetError", "DatasetSource", "DatasetSpec", "MGTAB_RELATIONS", "SCALES", "Split",
     "SyntheticConfig", "TASKS", "Task", "available_datasets", "available_tasks", "build_graph", "check_graph",
     "default_root", "edge_counts", "edge_homophily", "get_split", "get_task", "is_downloaded", "load",
     "load_spec", "mgtab_split", "parse_relations", "parse_seeds", "register_dataset", "registered_datasets",

@@ -62,6 +62,8 @@ def get_split(data: Data, task: Task | str, seed: int) -> Split:
     return mgtab_split(torch.nonzero(labelled).flatten().numpy(), seed)
 
 
+#: The seeds a run or a suite uses unless told otherwise (the MGTAB paper reports five).
+DEFAULT_SEEDS = "0-4"
 #: More seeds than any study runs: a larger ``--seeds`` is a typo, refused before a list is built.
 MAX_SEEDS = 1000
 #: scikit-learn's ``random_state`` takes seeds below 2**32.
