@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -381,7 +383,8 @@ def test_empty_and_missing_results_folders(tmp_path: Path) -> None:
     report = build_leaderboard(tmp_path / "results", tmp_path / "board")
     assert report.records == 0 and report.tables == 0
     assert "No result records yet" in (tmp_path / "board" / "index.html").read_text()
-    assert render_csv(board_of(tmp_path / "results")).count("\n") == 1      # the header only
+    rows = list(csv.DictReader(io.StringIO(render_csv(board_of(tmp_path / "results")))))
+    assert rows and {r["source"] for r in rows} == {"paper"}           # published numbers only, no run
     with pytest.raises(FileNotFoundError):
         build_leaderboard(tmp_path / "nowhere", tmp_path / "board")
 

@@ -110,7 +110,7 @@ def test_a_tuned_row_sits_beside_its_default_with_its_budget_and_paired_gain(tmp
     page = render_page(board, {}, [], 11)
     assert page.count(" tuned\"") == 2 and "Does tuning help?" in page
     lines = list(csv.DictReader(io.StringIO(render_csv(board))))
-    assert sorted((r["name"], r["tuned"]) for r in lines) == [("gat (tuned)", "1"), ("gcn", "0"),
+    assert sorted((r["name"], r["tuned"]) for r in lines if r["source"] == "run") == [("gat (tuned)", "1"), ("gcn", "0"),
                                                               ("gcn (tuned)", "1")]
 
 
@@ -311,3 +311,33 @@ def test_a_published_bot_class_f1_fills_that_column_only_and_its_relation_set(tm
     assert f"| sebot ({label}) | G | 90.46 ± 1.44 |" in text and "bot class's F1" in text
     with figure_style():
         FigureCanvasAgg(f1_bars(all_seven, 3)).draw()
+
+
+def test_published_numbers_no_run_shows_get_a_part_of_their_own(tmp_path: Path) -> None:
+    """A board of twin runs alone still shows the real datasets' published numbers (the MGTAB
+    paper's and the frontier detectors'), each setting in a table of published rows with its
+    sources' notes, unranked; a setting whose table of runs shows them is not repeated there."""
+    write_record(tmp_path, dataset="mgtab-synthetic", task="bot")
+    board = board_of(tmp_path)
+    assert len(board.tables) == 1
+    published = {(t.key.dataset, t.key.task, "+".join(t.key.relations)): t for t in board.published}
+    assert set(published) == {("mgtab", "stance", "followers+friends"), ("mgtab", "bot", "followers+friends"),
+                              ("mgtab", "bot", "followers+friends+hashtag+mention+quoted+reply+url"),
+                              ("twibot20", "bot", "followers+friends"), ("cresci-15", "bot", "followers+friends")}
+    rows = [r for t in board.published for r in t.rows]
+    assert all(r.source == "paper" and not r.is_best and r.vs_best is None for r in rows)
+    assert {"RGT (paper)", "os-gnn (OS-GNN README, 10/10/80 split)"} <= {
+        r.name for r in published[("mgtab", "bot", "followers+friends")].rows}
+    text = render_markdown(board, [], [], 1)
+    part = text[text.index("## Published numbers"):]
+    assert "### twibot20 · bot · followers+friends · default features" in part
+    assert "Rows marked (SEBot README, bot-class F1) were published under their own protocol" in part
+    assert "| RGT (paper) | G | 92.12 ± 0.37 |" in part
+    assert sum(line.startswith("mgbench-") or ",paper," in line for line in render_csv(board).splitlines()) == len(rows)
+
+    write_record(tmp_path, dataset="mgtab", task="bot")  # runs on MGTAB's paper setting: its rows move there
+    board = board_of(tmp_path)
+    assert ("mgtab", "bot", ("followers", "friends")) not in {(t.key.dataset, t.key.task, t.key.relations)
+                                                              for t in board.published}
+    names = [r.name for t in (*board.tables, *board.published) for r in t.rows]
+    assert names.count("RGT (paper)") == 2  # stance and bot, once each

@@ -51,7 +51,7 @@ TUNED_TRAINING_KEYS = ("lr", "weight_decay")
 #: The order training settings are shown in; others follow alphabetically.
 _SETTINGS_ORDER = ("epochs", "patience", "min_epochs", "lr", "weight_decay")
 #: How a row's settings pin its table: all of them, all but the tuned ones, or the protocol only.
-FULL, TUNED, PROTOCOL = "full", "tuned", "protocol"
+FULL, TUNED, PROTOCOL, PUBLISHED = "full", "tuned", "protocol", "published"
 _AUX_KEYS = ("aux_loss", "aux_weight", "aux_settings")
 #: Differences of metrics in [0, 1] closer than this are float noise, not a difference.
 _TIE = 1e-12
@@ -158,6 +158,8 @@ def _value(value: Any) -> str:
 
 def describe_settings(settings: Mapping[str, Any], scope: str) -> str:
     """``standard protocol, epochs=100, patience=20, lr=0.001, weight_decay=0.0005``, and sampling."""
+    if scope == PUBLISHED:
+        return "published numbers only"
     parts = [f"{settings['protocol']} protocol"]
     if scope == PROTOCOL:
         return parts[0] + ", no training settings (feature models and outside runs)"
@@ -313,6 +315,8 @@ class Board:
     min_seeds: int
     alpha: float
     twin_comparisons: tuple[TwinComparison, ...]
+    #: Published numbers no table of runs shows: tables of published rows alone (see _published_tables).
+    published: tuple[Table, ...] = ()
 
 
 def summarise(values: Sequence[float]) -> Stat | None:
@@ -492,6 +496,26 @@ def _run_row(records: Sequence[Record]) -> Row:
     )
 
 
+def _published_tables(tables: Sequence[Table], min_seeds: int) -> list[Table]:
+    """Tables of published rows alone, for the settings where no table of runs shows them.
+
+    Why: the published numbers (the MGTAB paper's, the frontier detectors') place a new model
+    on the real datasets; a board whose runs are all on twins, or on other relation sets, must
+    still show them, marked and with their protocols, rather than drop them.
+    """
+    shown = {(t.key.dataset, t.key.task, r.name) for t in tables for r in t.rows if r.source == "paper"}
+    out = []
+    for dataset, task, relations in reference.published_settings():
+        rows = [row for row in map(_paper_row, (*reference.published_results(dataset, task, relations, "default"),
+                                                *reference.frontier_results(dataset, task, relations, "default")))
+                if (dataset, task, row.name) not in shown]
+        if rows:
+            key = TableKey(dataset, "{}", task, relations, "default", settings=canonical_json({"protocol": PUBLISHED}),
+                           scope=PUBLISHED)
+            out.append(Table(key, _rank(rows, min_seeds)))
+    return out
+
+
 def _paper_row(result: reference.PublishedResult) -> Row:
     return Row(
         source="paper",
@@ -533,7 +557,7 @@ def _rank(rows: list[Row], min_seeds: int) -> tuple[Row, ...]:
     rows = sorted(rows, key=_sort_key)
     runs = [r for r in rows if r.source == "run"]
     candidates = [r for r in runs if r.n_seeds >= min_seeds] or runs
-    best = candidates[0]
+    best = candidates[0] if candidates else None  # a table of published rows alone has no best run
     ranked = []
     for row in rows:
         if row is best:
@@ -696,4 +720,4 @@ def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.
         tuning += _tuning_effects(key, list(run_rows.values()))
     twins = tuple(c for c in map(_twin_comparison, tables) if c is not None)
     return Board(tuple(tables), tuple(effects), tuple(tuning), _relation_comparisons(tables),
-                 min_seeds, alpha, twins)
+                 min_seeds, alpha, twins, tuple(_published_tables(tables, min_seeds)))

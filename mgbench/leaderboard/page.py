@@ -12,9 +12,9 @@ import base64
 import html
 from typing import Mapping, Sequence
 
-from .aggregate import Board, Row, Table
+from .aggregate import PUBLISHED, Board, Row, Table
 from .tables import (
-    AUX_COLUMNS, KIND_NAMES, SYNTHETIC_WARNING, TUNING_COLUMNS, TWIN_COLUMNS, Cell, Column, aux_cells, aux_intro,
+    AUX_COLUMNS, KIND_NAMES, PUBLISHED_INTRO, SYNTHETIC_WARNING, TUNING_COLUMNS, TWIN_COLUMNS, Cell, Column, aux_cells, aux_intro,
     board_columns, conventions, figure_names, relation_figure_name, row_cells, table_notes, tuning_cells,
     tuning_intro, twin_cells, twin_intro, twin_summary, twin_title,
 )
@@ -175,7 +175,8 @@ def _figure(path: str, caption: str, figures: Mapping[str, bytes]) -> str:
 
 def _table_section(table: Table, board: Board, figures: Mapping[str, bytes]) -> str:
     key = table.key
-    parts = [f'<section class="card board{" synthetic" if key.synthetic else ""}" id="{_e(key.slug)}"'
+    classes = "card board" + (" synthetic" if key.synthetic else "") + (" published" if key.scope == PUBLISHED else "")
+    parts = [f'<section class="{classes}" id="{_e(key.slug)}"'
              f' data-dataset="{_e(key.dataset)}" data-task="{_e(key.task)}">',
              f"<h2>{_e(key.title)}"
              + ('<span class="badge">synthetic</span>' if key.synthetic else "")
@@ -207,10 +208,11 @@ def _select(name: str, label: str, values: Sequence[str]) -> str:
 def render_page(board: Board, figures: Mapping[str, bytes], not_counted: Sequence[str],
                 records: int) -> str:
     """The complete ``index.html`` text."""
-    rows = [r for t in board.tables for r in t.rows]
+    everything = (*board.tables, *board.published)
+    rows = [r for t in everything for r in t.rows]
     filters = "".join([
-        _select("dataset", "Dataset", sorted({t.key.dataset for t in board.tables})),
-        _select("task", "Task", sorted({t.key.task for t in board.tables})),
+        _select("dataset", "Dataset", sorted({t.key.dataset for t in everything})),
+        _select("task", "Task", sorted({t.key.task for t in everything})),
         _select("type", "Type", sorted({r.kind for r in rows})),
         _select("loss", "Loss", sorted({r.aux_loss or CE_ONLY for r in rows})),
     ])
@@ -225,6 +227,10 @@ def render_page(board: Board, figures: Mapping[str, bytes], not_counted: Sequenc
     sections = [_table_section(t, board, figures) for t in board.tables]
     if not board.tables:
         sections.append('<section class="card"><p>No result records yet.</p></section>')
+    if board.published:
+        sections.append(f'<section class="card" id="published"><h2>Published numbers</h2>'
+                        f"<p>{_e(PUBLISHED_INTRO)}</p></section>")
+        sections += [_table_section(t, board, figures) for t in board.published]
 
     aux = ['<section class="card" id="aux-losses"><h2>Do auxiliary losses help?</h2>']
     if board.aux_effects:

@@ -91,6 +91,21 @@ def frontier_results(dataset: str, task: str, relations: Sequence[str],
     return tuple(rows)
 
 
+def published_settings() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """Every ``(dataset, task, relation set)`` some published row was made on, sorted: where the
+    board shows published numbers that no run of ours has a table for yet. A frontier source
+    that names no relation set for a dataset is placed on the MGTAB paper's (followers, friends)."""
+    paper = _paper()
+    default = tuple(sorted(paper["relations"]))
+    found = {(paper["dataset"], task, default) for task in paper["tasks"]}
+    for source in _frontier_sources():
+        for entry in source["rows"]:
+            dataset = _FRONTIER_DATASETS[entry["dataset"]]
+            relations = source["relations"].get(dataset)
+            found.add((dataset, entry["task"], tuple(sorted(relations)) if relations else default))
+    return tuple(sorted(found))
+
+
 def swapped_models() -> tuple[str, ...]:
     """The published rows whose precision and recall this module exchanges (their script swaps them)."""
     return tuple(_paper()["precision_recall_swapped"])

@@ -369,6 +369,24 @@ def relation_figure_name(comparison: RelationComparison) -> str:
     return f"figures/relations-{comparison.key.slug}.png"
 
 
+#: What the board's "Published numbers" part is.
+PUBLISHED_INTRO = ("Numbers published on the real datasets that no table of runs above shows: the MGTAB "
+                   "authors' and the later detectors' own, each under the protocol its note names. They "
+                   "place a model; they are not ranked against our runs.")
+
+
+def _markdown_section(table: Table, board: Board, drawn: set[str]) -> list[str]:
+    """One table's body: the synthetic warning, the rows, the notes and the figures drawn of it."""
+    md = escape.markdown
+    out = [f"> **Warning: {SYNTHETIC_WARNING}.**", ""] if table.key.synthetic else []
+    cells = [row_cells(r, board) for r in table.rows]
+    out += _markdown_table(board_columns(cells), cells) + [""]
+    notes = table_notes(table, board)
+    out += [md(note) + "  " for note in notes]
+    links = [f"![{md(table.key.heading)}]({path})" for path in figure_names(table.key) if path in drawn]
+    return out + ([""] if notes else []) + links + [""]
+
+
 def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[str],
                     records: int) -> str:
     """LEADERBOARD.md: conventions, one section per table, aux losses, tuning, relation sets, skipped files.
@@ -384,15 +402,11 @@ def render_markdown(board: Board, figures: Sequence[str], not_counted: Sequence[
         out.append(f"**Tables marked synthetic: {SYNTHETIC_WARNING}, not MGTAB results.**")
     out += [""] + [f"- {line}" for line in conventions(board)] + [""]
     for table in board.tables:
-        out += [f"## {md(table.key.heading)}", ""]
-        if table.key.synthetic:
-            out += [f"> **Warning: {SYNTHETIC_WARNING}.**", ""]
-        cells = [row_cells(r, board) for r in table.rows]
-        out += _markdown_table(board_columns(cells), cells) + [""]
-        notes = table_notes(table, board)
-        out += [md(note) + "  " for note in notes]
-        links = [f"![{md(table.key.heading)}]({path})" for path in figure_names(table.key) if path in drawn]
-        out += ([""] if notes else []) + links + [""]
+        out += [f"## {md(table.key.heading)}", ""] + _markdown_section(table, board, drawn)
+    if board.published:
+        out += ["## Published numbers", "", PUBLISHED_INTRO, ""]
+        for table in board.published:
+            out += [f"### {md(table.key.title)}", ""] + _markdown_section(table, board, drawn)
 
     out += ["## Do auxiliary losses help?", ""]
     if board.aux_effects:
@@ -445,7 +459,7 @@ def render_csv(board: Board) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     text = escape.csv_cell
-    for table in board.tables:
+    for table in (*board.tables, *board.published):
         key = table.key
         for row in table.rows:
             stats = [_num(getattr(row.stats.get(c), field, None)) for c in COLUMNS for field in ("mean", "std")]
