@@ -154,7 +154,7 @@ def test_killed_sweep_resumes_without_duplicates_or_loss(data_root, tmp_path):
     model.write_text(SLOW_MODEL)
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{model}:Slow", "--task", "bot", "--seeds", "0-3",
-           "--set", "epochs=12", "--set", "patience=100", "--results", str(results), "--root", str(data_root), *TINY]
+           "--set", "epochs=40", "--set", "patience=100", "--results", str(results), "--root", str(data_root), *TINY]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list(results.glob("*.json"))) < 1:

@@ -289,7 +289,7 @@ def test_ctrl_c_says_what_was_kept_in_one_line(data_root, tmp_path):
     (tmp_path / "slow.py").write_text(SLOW_MODEL)
     results = tmp_path / "results"
     cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{tmp_path / 'slow.py'}:Slow", *TINY[:-3],
-           "--task", "bot", "--seeds", "0-5", "--set", "epochs=8", "--set", "patience=100", "--quiet",
+           "--task", "bot", "--seeds", "0-5", "--set", "epochs=60", "--set", "patience=100", "--quiet",
            "--results", str(results), "--root", str(data_root)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
