@@ -291,7 +291,10 @@ def test_ctrl_c_says_what_was_kept_in_one_line(data_root, tmp_path):
     cmd = [sys.executable, "-m", "mgbench", "run", "--model", f"{tmp_path / 'slow.py'}:Slow", *TINY[:-3],
            "--task", "bot", "--seeds", "0-5", "--set", "epochs=60", "--set", "patience=100", "--quiet",
            "--results", str(results), "--root", str(data_root)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C reaches the run as in a terminal, even where this test was started in the background
+    # of a non-interactive shell (whose jobs inherit SIGINT ignored, which Python then keeps)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not list(results.glob("*.json")):
         time.sleep(0.05)
