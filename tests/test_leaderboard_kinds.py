@@ -110,8 +110,8 @@ def test_a_tuned_row_sits_beside_its_default_with_its_budget_and_paired_gain(tmp
     page = render_page(board, {}, [], 11)
     assert page.count(" tuned\"") == 2 and "Does tuning help?" in page
     lines = list(csv.DictReader(io.StringIO(render_csv(board))))
-    assert sorted((r["name"], r["tuned"]) for r in lines if r["source"] == "run") == [("gat (tuned)", "1"), ("gcn", "0"),
-                                                              ("gcn (tuned)", "1")]
+    runs = sorted((r["name"], r["tuned"]) for r in lines if r["source"] == "run")
+    assert runs == [("gat (tuned)", "1"), ("gcn", "0"), ("gcn (tuned)", "1")]
 
 
 def test_outside_runs_join_the_table_of_their_data_marked_E(tmp_path: Path) -> None:

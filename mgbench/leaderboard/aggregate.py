@@ -506,14 +506,19 @@ def _published_tables(tables: Sequence[Table], min_seeds: int) -> list[Table]:
     shown = {(t.key.dataset, t.key.task, r.name) for t in tables for r in t.rows if r.source == "paper"}
     out = []
     for dataset, task, relations in reference.published_settings():
-        rows = [row for row in map(_paper_row, (*reference.published_results(dataset, task, relations, "default"),
-                                                *reference.frontier_results(dataset, task, relations, "default")))
+        rows = [row for row in _published_rows(dataset, task, relations, "default")
                 if (dataset, task, row.name) not in shown]
         if rows:
             key = TableKey(dataset, "{}", task, relations, "default", settings=canonical_json({"protocol": PUBLISHED}),
                            scope=PUBLISHED)
             out.append(Table(key, _rank(rows, min_seeds)))
     return out
+
+
+def _published_rows(dataset: str, task: str, relations: Sequence[str], features: str) -> list[Row]:
+    """The published rows of one setting: the MGTAB paper's, then the frontier detectors'."""
+    return [_paper_row(p) for p in (*reference.published_results(dataset, task, relations, features),
+                                    *reference.frontier_results(dataset, task, relations, features))]
 
 
 def _paper_row(result: reference.PublishedResult) -> Row:
@@ -711,10 +716,7 @@ def build_board(records: Sequence[Record], min_seeds: int = 5, alpha: float = 0.
     for key in sorted(by_table, key=TableKey.as_tuple):
         groups = {gid: sorted(recs, key=lambda r: r.seed) for gid, recs in sorted(by_table[key].items())}
         run_rows = dict(zip(groups, _disambiguate([_run_row(recs) for recs in groups.values()])))
-        paper_rows = [_paper_row(p) for p in (*reference.published_results(key.dataset, key.task, key.relations,
-                                                                           key.features),
-                                              *reference.frontier_results(key.dataset, key.task, key.relations,
-                                                                          key.features))]
+        paper_rows = _published_rows(key.dataset, key.task, key.relations, key.features)
         tables.append(Table(key, _rank(list(run_rows.values()) + paper_rows, min_seeds)))
         effects += _aux_effects(key, groups, run_rows)
         tuning += _tuning_effects(key, list(run_rows.values()))

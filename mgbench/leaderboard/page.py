@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 from .aggregate import PUBLISHED, Board, Row, Table
 from .tables import (
-    AUX_COLUMNS, KIND_NAMES, PUBLISHED_INTRO, SYNTHETIC_WARNING, TUNING_COLUMNS, TWIN_COLUMNS, Cell, Column, aux_cells, aux_intro,
-    board_columns, conventions, figure_names, relation_figure_name, row_cells, table_notes, tuning_cells,
+    AUX_COLUMNS, KIND_NAMES, PUBLISHED_INTRO, SYNTHETIC_WARNING, TUNING_COLUMNS, TWIN_COLUMNS, Cell, Column,
+    aux_cells, aux_intro, board_columns, conventions, figure_names, relation_figure_name, row_cells, table_notes, tuning_cells,
     tuning_intro, twin_cells, twin_intro, twin_summary, twin_title,
 )
 
